@@ -1,0 +1,39 @@
+"""The `python -m notebook_launcher` command group.
+
+Each concern keeps its commands in its own module; this module only assembles them,
+importing each lazily so that `--help` and light commands stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> "module:attribute" of a click command
+_COMMANDS: dict[str, str] = {
+    "serve": "notebook_launcher.localservice.cli:serve",
+    "policies": "notebook_launcher.operator.cli:policies",
+}
+
+
+class _LazyGroup(click.Group):
+    """A click group whose subcommands are imported only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        command = getattr(importlib.import_module(module_name), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup)
+@click.version_option(package_name=None, version=importlib.import_module("notebook_launcher").__version__)
+def main() -> None:
+    """Launch Jupyter notebooks as OCI Data Science job runs, locally or on OCI."""
