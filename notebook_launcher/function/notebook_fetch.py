@@ -1,0 +1,250 @@
+"""Fetch the caller's notebook, guarded: the function fetches URLs on a caller's behalf.
+
+https (http only if configured) with connect and total read timeouts, a size cap, redirects
+re-checked hop by hop, and every resolved address checked: loopback, link-local (the
+metadata service 169.254.169.254 included), private and other non-global addresses are
+refused unless configured. The connection goes to the address that was checked, so a DNS
+answer cannot change between the check and the connect. `oci://` goes through the Object
+Storage API with the function's principal; local paths only where configured.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import logging
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
+
+from notebook_launcher.function.errors import InvalidNotebookError, NotebookFetchError
+from notebook_launcher.function.request import OCI_URI_RE
+from notebook_launcher.function.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 5
+USER_AGENT = "notebook-launcher/0.1 (+OCI Function)"
+
+
+@dataclass(frozen=True)
+class FetchedNotebook:
+    """A notebook's bytes and the file name it will have in the job artifact."""
+
+    content: bytes
+    file_name: str
+    source: str
+
+
+class ObjectReader(Protocol):
+    """Reads one object from Object Storage (the function's principal)."""
+
+    def read_object(self, namespace: str, bucket: str, name: str, max_bytes: int) -> bytes: ...
+
+
+def _file_name(path: str) -> str:
+    name = path.rstrip("/").rsplit("/", 1)[-1] or "notebook.ipynb"
+    if not name.endswith(".ipynb"):
+        name += ".ipynb"
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    return safe[-120:]
+
+
+def _check_host(host: str, settings: Settings) -> None:
+    if not settings.notebook_hosts:
+        return
+    host = host.lower().rstrip(".")
+    for allowed in settings.notebook_hosts:
+        if allowed.startswith("*."):
+            if host.endswith(allowed[1:]):
+                return
+        elif host == allowed:
+            return
+    raise NotebookFetchError(
+        f"noteBook host {host!r} is not in the configured allowlist (NL_NOTEBOOK_HOSTS)."
+    )
+
+
+def _resolve_checked(host: str, port: int, settings: Settings) -> str:
+    """Resolve host and return one address that passed the guard (all must pass)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise NotebookFetchError(f"noteBook host {host!r} could not be resolved: {exc}") from None
+    addresses = []
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global and not settings.allow_private_addresses:
+            raise NotebookFetchError(
+                f"noteBook host {host!r} resolves to a non-public address ({address}); "
+                "internal, loopback, link-local and metadata addresses are refused."
+            )
+        addresses.append(str(address))
+    if not addresses:
+        raise NotebookFetchError(f"noteBook host {host!r} has no address.")
+    return addresses[0]
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _fetch_url(url: str, settings: Settings) -> bytes:
+    deadline = time.monotonic() + settings.fetch_connect_timeout + settings.fetch_read_timeout
+    for _ in range(MAX_REDIRECTS + 1):
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "http" and not settings.allow_http:
+            raise NotebookFetchError("noteBook must be an https:// URL (plain http is disabled).")
+        if scheme not in ("http", "https"):
+            raise NotebookFetchError(f"noteBook URL scheme {scheme!r} is not allowed.")
+        if parts.username or parts.password:
+            raise NotebookFetchError("noteBook URL must not carry credentials.")
+        host = parts.hostname
+        if not host:
+            raise NotebookFetchError("noteBook URL has no host.")
+        _check_host(host, settings)
+        port = parts.port or (443 if scheme == "https" else 80)
+        address = _resolve_checked(host, port, settings)
+        conn_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
+        conn = conn_class(host, port, address, settings.fetch_connect_timeout)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            conn.request("GET", target, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
+            if conn.sock is not None:
+                conn.sock.settimeout(max(0.1, deadline - time.monotonic()))
+            response = conn.getresponse()
+            if response.status in (301, 302, 303, 307, 308):
+                location = response.getheader("Location")
+                if not location:
+                    raise NotebookFetchError("noteBook URL redirected without a Location.")
+                url = urljoin(url, location)
+                continue
+            if response.status != 200:
+                raise NotebookFetchError(
+                    f"noteBook URL answered HTTP {response.status} {response.reason}."
+                )
+            length = response.getheader("Content-Length")
+            if length and length.isdigit() and int(length) > settings.notebook_max_bytes:
+                raise NotebookFetchError(
+                    f"noteBook is {length} bytes; the limit is {settings.notebook_max_bytes}."
+                )
+            chunks: list[bytes] = []
+            size = 0
+            while True:
+                if time.monotonic() > deadline:
+                    raise NotebookFetchError("noteBook download timed out.")
+                chunk = response.read(65536)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > settings.notebook_max_bytes:
+                    raise NotebookFetchError(
+                        f"noteBook is larger than the limit of {settings.notebook_max_bytes} bytes."
+                    )
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except TimeoutError:
+            raise NotebookFetchError("noteBook download timed out.") from None
+        except ssl.SSLError as exc:
+            raise NotebookFetchError(f"noteBook TLS connection failed: {exc.reason}.") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise NotebookFetchError(
+                f"noteBook could not be downloaded: {type(exc).__name__}."
+            ) from None
+        finally:
+            conn.close()
+    raise NotebookFetchError(f"noteBook URL redirected more than {MAX_REDIRECTS} times.")
+
+
+def validate_notebook(content: bytes) -> dict[str, Any]:
+    """Check that content is an nbformat 4 notebook; return it parsed."""
+    try:
+        notebook = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise InvalidNotebookError("noteBook is not a notebook: not UTF-8 JSON.") from None
+    if not isinstance(notebook, dict):
+        raise InvalidNotebookError("noteBook is not a notebook: not a JSON object.")
+    if notebook.get("nbformat") != 4:
+        raise InvalidNotebookError(
+            f"noteBook must be nbformat 4, found nbformat {notebook.get('nbformat')!r}."
+        )
+    cells = notebook.get("cells")
+    if not isinstance(cells, list):
+        raise InvalidNotebookError("noteBook is not a notebook: it has no cells list.")
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            raise InvalidNotebookError(f"noteBook cell {index} has no valid cell_type.")
+        if not isinstance(cell.get("source"), str | list):
+            raise InvalidNotebookError(f"noteBook cell {index} has no source.")
+    if not isinstance(notebook.get("metadata", {}), dict):
+        raise InvalidNotebookError("noteBook metadata must be an object.")
+    return notebook
+
+
+def fetch_notebook(
+    location: str, settings: Settings, objects: ObjectReader | None
+) -> FetchedNotebook:
+    """Fetch and validate the notebook at location (https, oci://, or a permitted local path)."""
+    lowered = location.lower()
+    if lowered.startswith("oci://"):
+        match = OCI_URI_RE.match(location)
+        if not match or not (match.group(3) or "").strip("/"):
+            raise NotebookFetchError("noteBook must look like oci://bucket@namespace/path.ipynb")
+        bucket, namespace, path = match.group(1), match.group(2), match.group(3).lstrip("/")
+        if objects is None:
+            raise NotebookFetchError("noteBook oci:// URIs need Object Storage access.")
+        content = objects.read_object(namespace, bucket, path, settings.notebook_max_bytes)
+        name = path
+    elif lowered.startswith(("https://", "http://")):
+        content = _fetch_url(location, settings)
+        name = urlsplit(location).path
+    elif "://" in location or lowered.startswith("file:"):
+        scheme = location.split(":", 1)[0]
+        raise NotebookFetchError(
+            f"noteBook scheme {scheme!r} is not allowed; use https:// or oci://."
+        )
+    else:
+        if not settings.allow_local_notebooks:
+            raise NotebookFetchError(
+                "noteBook must be an https:// URL or an oci:// URI; "
+                "local paths are allowed only when NL_ALLOW_LOCAL_NOTEBOOKS is set."
+            )
+        path_obj = Path(location).expanduser()
+        try:
+            size = path_obj.stat().st_size
+            if size > settings.notebook_max_bytes:
+                raise NotebookFetchError(
+                    f"noteBook is {size} bytes; the limit is {settings.notebook_max_bytes}."
+                )
+            content = path_obj.read_bytes()
+        except OSError as exc:
+            raise NotebookFetchError(
+                f"noteBook local file cannot be read: {exc.strerror}."
+            ) from None
+        name = path_obj.name
+    validate_notebook(content)
+    logger.debug("fetched notebook", extra={"bytes": len(content)})
+    return FetchedNotebook(content=content, file_name=_file_name(name), source=location)

@@ -1,0 +1,299 @@
+"""The request body: a pydantic model, plus the checks that span fields or need settings.
+
+`parse_request` reports every problem at once, each naming its field, and never echoes a
+submitted value (it may be a secret).
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from notebook_launcher.function.errors import FieldProblem, InvalidRequestError
+from notebook_launcher.function.settings import Settings
+
+# OCI's documented limits (Data Science jobs, tagging).
+MAX_ENVIRONMENT_CHARS = 20_000
+MAX_NAME_CHARS = 255
+MAX_TAG_KEY_CHARS = 100
+MAX_TAG_VALUE_CHARS = 256
+MAX_TAGS = 64
+MIN_BLOCK_STORAGE_GBS = 50
+MAX_BLOCK_STORAGE_GBS = 10_240
+MAX_RUNTIME_MINUTES = 43_200  # 30 days
+MAX_RETRY_TOKEN_CHARS = 64
+
+OCID_RE = re.compile(r"^ocid1\.([a-z0-9]+)\.([a-z0-9-]+)\.([a-z0-9-]*)\.([a-zA-Z0-9._-]{1,255})$")
+OCI_URI_RE = re.compile(r"^oci://([A-Za-z0-9._-]{1,256})@([A-Za-z0-9._-]{1,256})(/[^\x00-\x1f]*)?$")
+SHAPE_RE = re.compile(r"^(VM|BM)\.[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$")
+CONDA_SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
+RETRY_TOKEN_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+# Environment variables the launcher and ADS's notebook driver own.
+PARAMETERS_ENV = "NOTEBOOK_PARAMETERS"
+RESERVED_ENV = frozenset(
+    {
+        "JOB_RUN_ENTRYPOINT",
+        "JOB_RUN_NOTEBOOK",
+        "NOTEBOOK_ENCODING",
+        "NOTEBOOK_EXCLUDE_TAGS",
+        "OUTPUT_URI",
+        "OUTPUT_DIR",
+        "CONDA_ENV_TYPE",
+        "CONDA_ENV_SLUG",
+        "CONDA_ENV_NAMESPACE",
+        "CONDA_ENV_BUCKET",
+        "CONDA_ENV_OBJECT_NAME",
+        "CONDA_ENV_REGION",
+        "JOB_RUN_OCID",
+        "JOB_OCID",
+        "PROJECT_OCID",
+        "JOB_RUN_COMPARTMENT_OCID",
+        PARAMETERS_ENV,
+    }
+)
+
+# The OCID resource type each field must carry.
+OCID_TYPES: dict[str, tuple[str, ...]] = {
+    "projectId": ("datascienceproject",),
+    "compartmentId": ("compartment", "tenancy"),
+    "logGroupId": ("loggroup",),
+    "logId": ("log",),
+    "subnetId": ("subnet",),
+    "jobId": ("datasciencejob",),
+    "id": ("datasciencejobrun",),
+}
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_CHARS)]
+JsonValue = Any
+
+
+class LaunchRequest(BaseModel):
+    """What a caller may send. Field names are the public contract (camelCase)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    action: Literal["launch", "status", "cancel"] = "launch"
+    id: str | None = None
+    noteBook: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    jobName: Name | None = None
+    runName: Name | None = None
+    projectId: str | None = None
+    compartmentId: str | None = None
+    logGroupId: str | None = None
+    logId: str | None = None
+    outputFolder: str | None = None
+    outputPerRun: bool = True
+    shape: str | None = None
+    ocpus: Annotated[float, Field(gt=0, le=128)] | None = None
+    memoryInGBs: Annotated[float, Field(gt=0, le=2048)] | None = None
+    subnetId: str | None = None
+    blockStorageSizeInGBs: (
+        Annotated[int, Field(ge=MIN_BLOCK_STORAGE_GBS, le=MAX_BLOCK_STORAGE_GBS)] | None
+    ) = None
+    condaEnv: str | None = None
+    environmentVariables: dict[str, str] | None = None
+    excludeTags: list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] | None = None
+    maxRuntimeInMinutes: Annotated[int, Field(ge=1, le=MAX_RUNTIME_MINUTES)] | None = None
+    parameters: dict[str, JsonValue] | None = None
+    freeformTags: dict[str, str] | None = None
+    definedTags: dict[str, dict[str, JsonValue]] | None = None
+    idempotencyKey: str | None = None
+    jobId: str | None = None
+    reuseJob: bool = True
+    dryRun: bool = False
+
+
+def _pydantic_problems(exc: ValidationError) -> list[FieldProblem]:
+    problems = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "(body)"
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check its spelling; see the request reference)"
+        else:
+            msg = err["msg"]
+        problems.append(FieldProblem(loc, msg))
+    return problems
+
+
+def _check_ocid(problems: list[FieldProblem], field: str, value: str | None) -> None:
+    if value is None:
+        return
+    match = OCID_RE.match(value)
+    expected = OCID_TYPES[field]
+    if not match:
+        problems.append(FieldProblem(field, f"must be an OCID of type {' or '.join(expected)}"))
+    elif match.group(1) not in expected:
+        problems.append(
+            FieldProblem(
+                field,
+                f"must be an OCID of type {' or '.join(expected)}, not {match.group(1)}",
+            )
+        )
+
+
+def _check_oci_uri(problems: list[FieldProblem], field: str, value: str | None) -> None:
+    if value is not None and not OCI_URI_RE.match(value):
+        problems.append(FieldProblem(field, "must look like oci://bucket@namespace/prefix"))
+
+
+def _check_tags(problems: list[FieldProblem], req: LaunchRequest) -> None:
+    if req.freeformTags is not None:
+        if len(req.freeformTags) > MAX_TAGS:
+            problems.append(FieldProblem("freeformTags", f"at most {MAX_TAGS} tags"))
+        for key, value in req.freeformTags.items():
+            if not 1 <= len(key) <= MAX_TAG_KEY_CHARS:
+                problems.append(
+                    FieldProblem(f"freeformTags.{key[:40]}", f"key must be 1-{MAX_TAG_KEY_CHARS}")
+                )
+            if len(value) > MAX_TAG_VALUE_CHARS:
+                problems.append(
+                    FieldProblem(
+                        f"freeformTags.{key[:40]}", f"value longer than {MAX_TAG_VALUE_CHARS}"
+                    )
+                )
+    if req.definedTags is not None:
+        for namespace, tags in req.definedTags.items():
+            for key, value in tags.items():
+                where = f"definedTags.{namespace[:40]}.{key[:40]}"
+                if not isinstance(value, str | int | float | bool):
+                    problems.append(FieldProblem(where, "value must be a string or number"))
+                elif len(str(value)) > MAX_TAG_VALUE_CHARS:
+                    problems.append(FieldProblem(where, f"longer than {MAX_TAG_VALUE_CHARS}"))
+
+
+def _check_semantics(req: LaunchRequest, settings: Settings) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    for field in OCID_TYPES:
+        _check_ocid(problems, field, getattr(req, field))
+    _check_oci_uri(problems, "outputFolder", req.outputFolder)
+
+    if req.action in ("status", "cancel"):
+        if req.id is None:
+            problems.append(FieldProblem("id", f"required for action {req.action}"))
+        return problems
+
+    if req.id is not None:
+        problems.append(FieldProblem("id", "only for action status or cancel"))
+    if req.noteBook is None and req.jobId is None:
+        problems.append(FieldProblem("noteBook", "required (or give jobId to run an existing job)"))
+    if req.jobId is None:
+        for field, default in (
+            ("projectId", settings.project_id),
+            ("compartmentId", settings.compartment_id),
+            ("logGroupId", settings.log_group_id),
+            ("outputFolder", settings.output_folder),
+        ):
+            if getattr(req, field) is None and default is None:
+                problems.append(FieldProblem(field, "required (no default is configured)"))
+
+    shape = req.shape or settings.shape
+    if req.shape is not None and not SHAPE_RE.match(req.shape):
+        problems.append(FieldProblem("shape", "must be a shape name like VM.Standard.E4.Flex"))
+    if not shape.endswith(".Flex"):
+        for field in ("ocpus", "memoryInGBs"):
+            if getattr(req, field) is not None:
+                problems.append(FieldProblem(field, "only allowed with a Flex shape"))
+    if req.condaEnv is not None and not (
+        CONDA_SLUG_RE.match(req.condaEnv) or OCI_URI_RE.match(req.condaEnv)
+    ):
+        problems.append(
+            FieldProblem("condaEnv", "must be a service conda slug or an oci:// conda pack URI")
+        )
+    if req.idempotencyKey is not None and not RETRY_TOKEN_RE.match(req.idempotencyKey):
+        problems.append(FieldProblem("idempotencyKey", "1-64 characters: letters, digits, . _ : -"))
+
+    env_chars = 0
+    for name, value in (req.environmentVariables or {}).items():
+        where = f"environmentVariables.{name[:64]}"
+        if not ENV_NAME_RE.match(name):
+            problems.append(FieldProblem(where, "name must match [A-Za-z_][A-Za-z0-9_]*"))
+        elif name in RESERVED_ENV:
+            problems.append(FieldProblem(where, "is reserved for the launcher and ADS's driver"))
+        env_chars += len(name) + len(value)
+    for name in req.parameters or {}:
+        if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_nl_"):
+            problems.append(
+                FieldProblem(f"parameters.{name[:64]}", "name must be a Python identifier")
+            )
+    if req.parameters:
+        try:
+            env_chars += len(PARAMETERS_ENV) + len(encode_parameters(req.parameters))
+        except ValueError:
+            problems.append(FieldProblem("parameters", "values must be finite JSON values"))
+    if env_chars > MAX_ENVIRONMENT_CHARS:
+        problems.append(
+            FieldProblem(
+                "environmentVariables",
+                f"environment variables and parameters total {env_chars} characters; "
+                f"OCI allows {MAX_ENVIRONMENT_CHARS}",
+            )
+        )
+    _check_tags(problems, req)
+    return problems
+
+
+def encode_parameters(parameters: Mapping[str, Any]) -> str:
+    """The JSON text a run carries its parameters in (compact, key-sorted, finite numbers)."""
+    return json.dumps(parameters, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def parse_request(body: bytes, settings: Settings) -> LaunchRequest:
+    """Parse and validate a request body; raise InvalidRequestError listing every problem."""
+    if not body.strip():
+        raise InvalidRequestError(
+            "The request body is empty; send a JSON object such as "
+            '{"noteBook": "https://host/notebook.ipynb"}.',
+            details=[FieldProblem("(body)", "empty")],
+        )
+    try:
+        raw = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        where = (
+            f"at line {exc.lineno} column {exc.colno}"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
+        raise InvalidRequestError(
+            "The request body is not valid JSON.",
+            details=[FieldProblem("(body)", f"not valid JSON {where}".strip())],
+        ) from None
+    if not isinstance(raw, dict):
+        raise InvalidRequestError(
+            "The request body must be a JSON object.",
+            details=[FieldProblem("(body)", f"got a JSON {type(raw).__name__}, not an object")],
+        )
+
+    problems: list[FieldProblem] = []
+    request: LaunchRequest | None
+    try:
+        request = LaunchRequest.model_validate(raw)
+    except ValidationError as exc:
+        problems = _pydantic_problems(exc)
+        bad = {p.field.split(".")[0] for p in problems}
+        # Validate what is left so that cross-field problems are reported in the same answer.
+        try:
+            request = LaunchRequest.model_validate({k: v for k, v in raw.items() if k not in bad})
+        except ValidationError:
+            request = None
+    except RecursionError:
+        raise InvalidRequestError(
+            "The request body is nested too deeply.",
+            details=[FieldProblem("(body)", "nested too deeply")],
+        ) from None
+    if request is not None:
+        reported = {p.field.split(".")[0] for p in problems}
+        problems.extend(
+            p for p in _check_semantics(request, settings) if p.field.split(".")[0] not in reported
+        )
+    if problems:
+        fields = ", ".join(sorted({p.field for p in problems}))
+        raise InvalidRequestError(f"The request is invalid ({fields}).", details=problems)
+    assert request is not None
+    return request
