@@ -1,0 +1,225 @@
+"""The cloud edge: auth, the oci SDK clients, and translation of their errors.
+
+Auth is chosen here and only here: resource principal when OCI Functions set
+`OCI_RESOURCE_PRINCIPAL_VERSION`, otherwise an OCI config file (such as the one the local
+service writes). Endpoints are the region's unless configured (`OCI_ODSC_SERVICE_ENDPOINT`,
+ADS's own name, and `NL_OBJECTSTORAGE_ENDPOINT`). Only `oci` is imported: the reuse path
+never loads ADS. Every call carries a `DeadlineRetryStrategy`, and every oci error leaves
+this module as a `LauncherError`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from notebook_launcher.function.deadline import Deadline, DeadlineExceeded, DeadlineRetryStrategy
+from notebook_launcher.function.errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidRequestError,
+    LauncherError,
+    NotebookFetchError,
+    NotFoundError,
+    ServiceUnavailableError,
+    TooManyRequestsError,
+    UpstreamError,
+)
+from notebook_launcher.function.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Auth:
+    """What the oci SDK clients are built with."""
+
+    config: dict[str, Any]
+    signer: Any | None
+    kind: str  # "resource_principal" or "api_key"
+
+    def client_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"config": self.config}
+        if self.signer is not None:
+            kwargs["signer"] = self.signer
+        return kwargs
+
+
+def load_auth(settings: Settings, environ: Mapping[str, str] | None = None) -> Auth:
+    """Resource principal inside OCI Functions; otherwise the configured OCI config file."""
+    env = os.environ if environ is None else environ
+    import oci  # the SDK loads its service modules lazily; this is cheap
+
+    try:
+        if env.get("OCI_RESOURCE_PRINCIPAL_VERSION"):
+            signer = oci.auth.signers.get_resource_principals_signer()
+            return Auth(config={"region": signer.region}, signer=signer, kind="resource_principal")
+        location = settings.oci_config_file or oci.config.DEFAULT_LOCATION
+        config = oci.config.from_file(location, settings.oci_profile)
+        return Auth(config=config, signer=None, kind="api_key")
+    except Exception as exc:  # noqa: BLE001 - any auth set-up failure is a configuration error
+        raise ConfigurationError(
+            f"The function cannot authenticate to OCI ({type(exc).__name__}): set up a resource "
+            "principal (OCI Functions) or NL_OCI_CONFIG_FILE / NL_OCI_PROFILE."
+        ) from None
+
+
+def translate(exc: BaseException, operation: str) -> LauncherError:
+    """An oci SDK failure as the function's error, keeping the service's request id."""
+    if isinstance(exc, DeadlineExceeded):
+        last = exc.last_error
+        why = f" (last answer: {_describe(last)})" if last is not None else ""
+        return ServiceUnavailableError(
+            f"{operation} could not complete within the function's deadline{why}; "
+            "try again (with the same idempotencyKey to avoid a second run).",
+            opc_request_id=getattr(last, "request_id", None),
+        )
+    status = getattr(exc, "status", None)
+    code = getattr(exc, "code", None)
+    if isinstance(status, int) and code is not None:
+        request_id = getattr(exc, "request_id", None)
+        message = str(getattr(exc, "message", "") or code)
+        text = f"Data Science refused {operation}: {code}: {message}"
+        if status == 404:
+            return NotFoundError(
+                f"{text}. The resource does not exist or a policy does not let the function "
+                "see it (see policies/).",
+                opc_request_id=request_id,
+            )
+        if status == 409 and code == "InvalidatedRetryToken":
+            return ConflictError(
+                f"{operation}: this idempotencyKey was already used for a different request.",
+                opc_request_id=request_id,
+            )
+        if status in (409, 412):
+            return ConflictError(text, opc_request_id=request_id)
+        if status == 429:
+            return TooManyRequestsError(
+                f"{text}. Throttled beyond the retry budget; try again later.",
+                opc_request_id=request_id,
+            )
+        if status in (400, 422):
+            return InvalidRequestError(text, opc_request_id=request_id)
+        if status in (401, 403):
+            return UpstreamError(
+                f"{text}. The function is not authenticated or authorized.",
+                opc_request_id=request_id,
+            )
+        if status in (503, 504):
+            return ServiceUnavailableError(f"{text}. Try again.", opc_request_id=request_id)
+        return UpstreamError(text, opc_request_id=request_id)
+    return ServiceUnavailableError(
+        f"{operation} failed to reach the service ({type(exc).__name__}); try again."
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    status = getattr(exc, "status", None)
+    code = getattr(exc, "code", None)
+    return f"{status} {code}" if status else type(exc).__name__
+
+
+class OciEdge:
+    """Data Science and Object Storage clients for one process, called within a deadline."""
+
+    def __init__(self, settings: Settings, auth: Auth) -> None:
+        self.settings = settings
+        self.auth = auth
+        self._datascience: Any = None
+        self._objectstorage: Any = None
+        self.calls: list[str] = []
+
+    @property
+    def datascience(self) -> Any:
+        if self._datascience is None:
+            from oci.circuit_breaker import NoCircuitBreakerStrategy
+            from oci.data_science import DataScienceClient
+
+            kwargs = self.auth.client_kwargs()
+            if self.settings.datascience_endpoint:
+                kwargs["service_endpoint"] = self.settings.datascience_endpoint
+            self._datascience = DataScienceClient(
+                **kwargs,
+                circuit_breaker_strategy=NoCircuitBreakerStrategy(),
+                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            )
+        return self._datascience
+
+    @property
+    def objectstorage(self) -> Any:
+        if self._objectstorage is None:
+            from oci.circuit_breaker import NoCircuitBreakerStrategy
+            from oci.object_storage import ObjectStorageClient
+
+            kwargs = self.auth.client_kwargs()
+            if self.settings.objectstorage_endpoint:
+                kwargs["service_endpoint"] = self.settings.objectstorage_endpoint
+            self._objectstorage = ObjectStorageClient(
+                **kwargs,
+                circuit_breaker_strategy=NoCircuitBreakerStrategy(),
+                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            )
+        return self._objectstorage
+
+    @property
+    def datascience_endpoint(self) -> str:
+        """The Data Science endpoint with its API version, e.g. https://.../20190101."""
+        return str(self.datascience.base_client.endpoint).rstrip("/")
+
+    def call(
+        self, operation: str, client: Any, method: Callable[..., T], deadline: Deadline, **kw: Any
+    ) -> T:
+        """Call one SDK operation within the deadline, translating any failure."""
+        remaining = deadline.remaining()
+        if remaining < 1.0:
+            raise ServiceUnavailableError(
+                f"No time left to call {operation} before the function's deadline; try again."
+            )
+        client.base_client.timeout = (CONNECT_TIMEOUT, max(1.0, min(READ_TIMEOUT, remaining)))
+        self.calls.append(operation)
+        try:
+            return method(retry_strategy=DeadlineRetryStrategy(deadline), **kw)
+        except LauncherError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the edge: every SDK failure is translated
+            logger.info("%s failed: %s", operation, _describe(exc))
+            raise translate(exc, operation) from None
+
+    def read_object(self, namespace: str, bucket: str, name: str, max_bytes: int) -> bytes:
+        """Read an Object Storage object (the oci:// notebook), refusing one over max_bytes."""
+        deadline = Deadline.after(
+            self.settings.fetch_connect_timeout + self.settings.fetch_read_timeout
+        )
+        client = self.objectstorage
+        try:
+            response = self.call(
+                "GetObject",
+                client,
+                client.get_object,
+                deadline,
+                namespace_name=namespace,
+                bucket_name=bucket,
+                object_name=name,
+            )
+        except NotFoundError:
+            raise NotebookFetchError(
+                f"noteBook object {name!r} was not found in bucket {bucket!r} "
+                f"(namespace {namespace!r}), or a policy does not let the function read it."
+            ) from None
+        length = response.headers.get("content-length")
+        if length and str(length).isdigit() and int(length) > max_bytes:
+            raise NotebookFetchError(f"noteBook is {length} bytes; the limit is {max_bytes}.")
+        content = bytearray()
+        for chunk in response.data.raw.stream(65536, decode_content=False):
+            content.extend(chunk)
+            if len(content) > max_bytes:
+                raise NotebookFetchError(f"noteBook is larger than the limit of {max_bytes} bytes.")
+        return bytes(content)

@@ -1,0 +1,85 @@
+"""Papermill-style parameters that vary per run without changing the job artifact.
+
+The artifact's notebook gets one extra cell, right after the cell tagged `parameters`
+(or at the top when there is none). At run time that cell reads the run's parameters
+from the `NOTEBOOK_PARAMETERS` environment variable (JSON, set per run by CreateJobRun)
+and binds them as globals with their JSON types, printing what it set so the executed
+notebook shows the values used. Because the cell is the same for every run, the artifact
+and so the job are reused across runs with different parameters.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+from notebook_launcher.function.request import PARAMETERS_ENV
+
+PARAMETERS_TAG = "parameters"
+INJECTED_TAG = "injected-parameters"
+SECRET_NAME_RE = re.compile(
+    r"(pass(word|wd|phrase)?|pwd|secret|token|api[_-]?key|private[_-]?key|credential|auth|"
+    r"signature|session|cookie|access[_-]?key|client[_-]?secret)",
+    re.IGNORECASE,
+)
+
+
+def looks_secret(name: str) -> bool:
+    """True when a variable or parameter name suggests its value is a secret."""
+    return bool(SECRET_NAME_RE.search(name))
+
+
+_CELL_TEMPLATE = """\
+# Parameters for this run, injected by notebook-launcher. Each job run passes its values
+# as JSON in the {env} environment variable; they override the defaults above.
+import json as _nl_json, os as _nl_os, re as _nl_re, sys as _nl_sys
+_nl_values = _nl_json.loads(_nl_os.environ.get("{env}") or "{{}}")
+if _nl_values and {warn}:
+    print("WARNING: this notebook has no cell tagged 'parameters'; run parameters were "
+          "set in a cell added at the top.", file=_nl_sys.stderr)
+for _nl_name, _nl_value in sorted(_nl_values.items()):
+    globals()[_nl_name] = _nl_value
+    _nl_shown = "<redacted>" if _nl_re.search({secret!r}, _nl_name, _nl_re.I) else repr(_nl_value)
+    print(f"{{_nl_name}} = {{_nl_shown}}")
+del _nl_json, _nl_os, _nl_re, _nl_sys, _nl_values
+"""
+
+
+def injected_cell(has_parameters_cell: bool) -> dict[str, Any]:
+    source = _CELL_TEMPLATE.format(
+        env=PARAMETERS_ENV, warn=not has_parameters_cell, secret=SECRET_NAME_RE.pattern
+    )
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {"tags": [INJECTED_TAG]},
+        "outputs": [],
+        "source": source.splitlines(keepends=True),
+    }
+
+
+def _tags(cell: dict[str, Any]) -> list[str]:
+    tags = cell.get("metadata", {}).get("tags", [])
+    return tags if isinstance(tags, list) else []
+
+
+def prepare_notebook(notebook: dict[str, Any]) -> bytes:
+    """The artifact's notebook: the caller's, plus the injected parameters cell.
+
+    Deterministic: the same input gives the same bytes, so the artifact digest is stable.
+    An earlier injected cell (from a notebook that was itself an output) is replaced.
+    """
+    prepared = copy.deepcopy(notebook)
+    cells = [c for c in prepared["cells"] if INJECTED_TAG not in _tags(c)]
+    index = next((i for i, c in enumerate(cells) if PARAMETERS_TAG in _tags(c)), None)
+    cell = injected_cell(has_parameters_cell=index is not None)
+    cells.insert(0 if index is None else index + 1, cell)
+    prepared["cells"] = cells
+    prepared.setdefault("nbformat_minor", 4)
+    if prepared["nbformat_minor"] >= 5:
+        for position, each in enumerate(cells):
+            each.setdefault("id", f"nl-cell-{position}")
+        cell["id"] = "nl-injected-parameters"
+    return json.dumps(prepared, indent=1, sort_keys=True, ensure_ascii=False).encode("utf-8")
