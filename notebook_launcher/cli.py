@@ -34,6 +34,6 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup)
-@click.version_option(package_name=None, version=importlib.import_module("notebook_launcher").__version__)
+@click.version_option(version=importlib.import_module("notebook_launcher").__version__)
 def main() -> None:
     """Launch Jupyter notebooks as OCI Data Science job runs, locally or on OCI."""
