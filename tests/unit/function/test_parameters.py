@@ -1,0 +1,113 @@
+"""The injected parameters cell: typed values per run, same artifact for every run."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from typing import Any
+
+import pytest
+
+from notebook_launcher.function.parameters import INJECTED_TAG, looks_secret, prepare_notebook
+
+
+def notebook(*cells: dict[str, Any], minor: int = 5) -> dict[str, Any]:
+    return {"cells": list(cells), "metadata": {}, "nbformat": 4, "nbformat_minor": minor}
+
+
+def code(source: str, *tags: str) -> dict[str, Any]:
+    return {
+        "cell_type": "code",
+        "source": source,
+        "metadata": {"tags": list(tags)},
+        "outputs": [],
+        "execution_count": None,
+    }
+
+
+def run_cells(
+    prepared: bytes, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[dict[str, Any], str, str]:
+    """Execute the notebook's code cells in order, as a kernel would."""
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    namespace: dict[str, Any] = {}
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        for cell in json.loads(prepared)["cells"]:
+            if cell["cell_type"] == "code":
+                exec("".join(cell["source"]), namespace)  # noqa: S102 - the test plays the kernel
+    return namespace, out.getvalue(), err.getvalue()
+
+
+def test_injected_after_parameters_cell_and_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    nb = notebook(
+        code("import math"), code("alpha = 1\nname = 'x'", "parameters"), code("y = alpha")
+    )
+    prepared = prepare_notebook(nb)
+    cells = json.loads(prepared)["cells"]
+    assert INJECTED_TAG in cells[2]["metadata"]["tags"]
+    values = {
+        "alpha": 2.5,
+        "name": 'ünï "q" \\',
+        "flag": True,
+        "nothing": None,
+        "items": [1, "a"],
+        "cfg": {"k": [1, 2]},
+    }
+    ns, out, err = run_cells(prepared, {"NOTEBOOK_PARAMETERS": json.dumps(values)}, monkeypatch)
+    for key, value in values.items():
+        assert ns[key] == value and type(ns[key]) is type(value)
+    assert ns["y"] == 2.5
+    assert "alpha = 2.5" in out and "WARNING" not in err
+
+
+def test_defaults_kept_without_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
+    prepared = prepare_notebook(notebook(code("alpha = 1", "parameters")))
+    monkeypatch.delenv("NOTEBOOK_PARAMETERS", raising=False)
+    ns, out, _ = run_cells(prepared, {}, monkeypatch)
+    assert ns["alpha"] == 1 and out == ""
+
+
+def test_no_parameters_cell_gets_top_cell_and_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    prepared = prepare_notebook(notebook(code("z = alpha * 2")))
+    cells = json.loads(prepared)["cells"]
+    assert INJECTED_TAG in cells[0]["metadata"]["tags"]
+    ns, _, err = run_cells(prepared, {"NOTEBOOK_PARAMETERS": '{"alpha": 21}'}, monkeypatch)
+    assert ns["z"] == 42
+    assert "no cell tagged 'parameters'" in err
+
+
+def test_secret_looking_values_are_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    prepared = prepare_notebook(notebook(code("", "parameters")))
+    values = {"db_password": "hunter2", "api_key": "sk-123", "rows": 5}
+    ns, out, _ = run_cells(prepared, {"NOTEBOOK_PARAMETERS": json.dumps(values)}, monkeypatch)
+    assert ns["db_password"] == "hunter2"
+    assert "hunter2" not in out and "sk-123" not in out and "rows = 5" in out
+
+
+def test_deterministic_and_idempotent() -> None:
+    nb = notebook(code("a = 1", "parameters"))
+    first = prepare_notebook(nb)
+    assert first == prepare_notebook(nb)
+    assert prepare_notebook(json.loads(first)) == first  # re-preparing replaces, never stacks
+
+
+def test_cell_ids_valid_for_nbformat_45() -> None:
+    cells = json.loads(prepare_notebook(notebook(code("a"), code("b"))))["cells"]
+    ids = [c["id"] for c in cells]
+    assert len(set(ids)) == len(ids)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["password", "DB_PASS", "apiKey", "API_KEY", "secret_x", "token", "AUTH_HEADER", "private_key"],
+)
+def test_looks_secret(name: str) -> None:
+    assert looks_secret(name)
+
+
+@pytest.mark.parametrize("name", ["rows", "alpha", "bucket", "date"])
+def test_not_secret(name: str) -> None:
+    assert not looks_secret(name)
