@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,7 +84,8 @@ def _idempotency_key(body_key: str | None, headers: Mapping[str, str]) -> str | 
 def invoke(invocation: Invocation) -> tuple[int, dict[str, Any]]:
     """Handle one invocation; returns the true HTTP status and the JSON body."""
     started = time.monotonic()
-    record: dict[str, Any] = {"callId": invocation.call_id, "action": None}
+    call_id = invocation.call_id or f"local-{uuid.uuid4().hex}"
+    record: dict[str, Any] = {"callId": call_id, "action": None}
     try:
         settings, _ = _settings_and_edge(invocation.config)
         request = parse_request(invocation.body, settings)
@@ -104,7 +106,7 @@ def invoke(invocation: Invocation) -> tuple[int, dict[str, Any]]:
     except LauncherError as exc:
         status = exc.status
         if exc.opc_request_id is None:
-            exc.opc_request_id = invocation.call_id
+            exc.opc_request_id = call_id
         body = exc.to_dict()
         record["error"] = exc.code
     except Exception:
@@ -115,7 +117,7 @@ def invoke(invocation: Invocation) -> tuple[int, dict[str, Any]]:
                 "code": "InternalError",
                 "message": "The function failed unexpectedly; see its logs for this call id.",
                 "details": [],
-                "opcRequestId": invocation.call_id,
+                "opcRequestId": call_id,
             }
         }
         record["error"] = "InternalError"

@@ -37,7 +37,7 @@ def run_cells(
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         for cell in json.loads(prepared)["cells"]:
             if cell["cell_type"] == "code":
-                exec("".join(cell["source"]), namespace)  # noqa: S102 - the test plays the kernel
+                exec("".join(cell["source"]), namespace)  # the test plays the kernel
     return namespace, out.getvalue(), err.getvalue()
 
 
