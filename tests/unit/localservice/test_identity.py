@@ -724,16 +724,3 @@ def test_tokens_are_verified_once(
             check(verifier, sign(rp_signer, "GET", "/20190101/jobs/x")).kind == "resource_principal"
         )
     assert calls == []
-
-
-def test_verify_is_fast(verifier: SignatureVerifier, api_signer: Any, rp_signer: Any) -> None:
-    for signer in (api_signer, rp_signer):
-        req = sign(signer, "POST", "/20190101/jobs", '{"displayName": "x"}')
-        args = (req.method or "", req.path_url, headers_of(req), body_of(req))
-        verifier.verify(*args)
-        rounds = 200
-        start = time.perf_counter()
-        for _ in range(rounds):
-            verifier.verify(*args)
-        per_call = (time.perf_counter() - start) / rounds
-        assert per_call < 0.002, f"verify took {per_call * 1e3:.3f} ms"
