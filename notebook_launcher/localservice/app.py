@@ -1,0 +1,517 @@
+"""The HTTP face of the local service: a Starlette app speaking OCI's REST dialect.
+
+Data Science API 20190101 under `/20190101`, the Object Storage calls runs need under
+`/n`, and local-only helpers under `/_local` (run logs, call statistics and, when enabled at
+start, fault injection). Every request, on every path, must carry a valid OCI signature
+(API key or resource-principal session) or is answered 401 NotAuthenticated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from notebook_launcher.localservice.datascience import DataScience, ListResult
+from notebook_launcher.localservice.errors import (
+    CannotParseRequestError,
+    InternalServerError,
+    InvalidParameterError,
+    MethodNotAllowedError,
+    NotAuthenticatedServiceError,
+    RouteNotFoundError,
+    ServiceError,
+    error_for_status,
+)
+from notebook_launcher.localservice.faults import CallStats, FaultInjector
+from notebook_launcher.localservice.identity import (
+    NotAuthenticatedError,
+    Principal,
+    SignatureVerifier,
+)
+from notebook_launcher.localservice.objectstorage import ObjectStore
+from notebook_launcher.localservice.store import Record
+
+logger = logging.getLogger(__name__)
+
+API = "/20190101"
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class ServiceComponents:
+    """Everything the routes delegate to."""
+
+    datascience: DataScience
+    objects: ObjectStore
+    verifier: SignatureVerifier
+    stats: CallStats
+    faults: FaultInjector | None
+    namespace: str
+    log_path: Callable[[str], Path]
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def error_response(error: ServiceError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(error.to_body(), status_code=error.status, headers=headers)
+
+
+def resource_response(record: Record, status: int = 200) -> JSONResponse:
+    return JSONResponse(record.doc, status_code=status, headers={"etag": record.etag})
+
+
+def list_response(result: ListResult) -> JSONResponse:
+    headers = {"opc-next-page": result.next_page} if result.next_page else None
+    return JSONResponse(result.items, headers=headers)
+
+
+# --------------------------------------------------------------------------- middleware
+
+
+class RequestIdMiddleware:
+    """Echoes `opc-request-id` (or makes one) on every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(b"opc-request-id", b"").decode("latin-1")
+        request_id = incoming or f"{uuid.uuid4().hex.upper()}/{uuid.uuid4().hex.upper()}"
+        scope.setdefault("state", {})["opc_request_id"] = request_id
+
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                headers.append((b"opc-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception(
+                "unexpected error on %s %s (request %s)", scope["method"], scope["path"], request_id
+            )
+            if started:
+                raise
+            response = error_response(
+                InternalServerError("An internal error occurred in the service.")
+            )
+            await response(scope, receive, send_with_id)
+
+
+class SignatureMiddleware:
+    """Verifies the OCI signature of every request before routing it.
+
+    The body is read here (the signature covers its digest) and replayed to the app.
+    """
+
+    def __init__(self, app: ASGIApp, verifier: SignatureVerifier) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        target = raw_path.decode("latin-1")
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        try:
+            principal = self.verifier.verify(scope["method"], target, headers, body)
+        except NotAuthenticatedError as exc:
+            logger.info("401 %s %s: %s", scope["method"], scope["path"], exc)
+            response = error_response(NotAuthenticatedServiceError(str(exc)))
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+# --------------------------------------------------------------------------- app
+
+
+def create_app(components: ServiceComponents) -> Starlette:
+    """The Starlette app serving one data dir's service."""
+    ds = components.datascience
+    operations: set[str] = set()
+
+    def operation(name: str) -> Callable[[Handler], Handler]:
+        """Count the call, apply any injected fault, then run the handler."""
+        operations.add(name)
+
+        def decorate(handler: Handler) -> Handler:
+            async def endpoint(request: Request) -> Response:
+                components.stats.record(name)
+                fault = components.faults.take(name) if components.faults else None
+                if fault is not None:
+                    if fault.delay_seconds:
+                        await asyncio.sleep(fault.delay_seconds)
+                    if fault.status is not None:
+                        logger.info("injected %d for %s", fault.status, name)
+                        raise error_for_status(fault.status, f"Injected fault for {name}.")
+                return await handler(request)
+
+            return endpoint
+
+        return decorate
+
+    def principal_id(request: Request) -> str:
+        principal = request.state.principal
+        assert isinstance(principal, Principal)
+        return principal.id
+
+    async def json_body(request: Request) -> object:
+        raw = await request.body()
+        if not raw:
+            raise CannotParseRequestError("The request body is empty; a JSON object is expected.")
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise CannotParseRequestError("The request body is not valid JSON.") from None
+
+    def query(request: Request) -> dict[str, str]:
+        return dict(request.query_params)
+
+    # ------------------------------------------------------------- projects
+
+    @operation("CreateProject")
+    async def create_project(request: Request) -> Response:
+        record, _ = ds.create_project(
+            await json_body(request),
+            principal_id(request),
+            request.headers.get("opc-retry-token"),
+        )
+        return resource_response(record)
+
+    @operation("GetProject")
+    async def get_project(request: Request) -> Response:
+        return resource_response(ds.get_project(request.path_params["projectId"]))
+
+    @operation("ListProjects")
+    async def list_projects(request: Request) -> Response:
+        return list_response(ds.list_projects(query(request)))
+
+    # ------------------------------------------------------------- jobs
+
+    @operation("CreateJob")
+    async def create_job(request: Request) -> Response:
+        record, _ = ds.create_job(
+            await json_body(request),
+            principal_id(request),
+            request.headers.get("opc-retry-token"),
+        )
+        return resource_response(record)
+
+    @operation("GetJob")
+    async def get_job(request: Request) -> Response:
+        return resource_response(ds.get_job(request.path_params["jobId"]))
+
+    @operation("ListJobs")
+    async def list_jobs(request: Request) -> Response:
+        return list_response(ds.list_jobs(query(request)))
+
+    @operation("UpdateJob")
+    async def update_job(request: Request) -> Response:
+        record = ds.update_job(
+            request.path_params["jobId"], await json_body(request), request.headers.get("if-match")
+        )
+        return resource_response(record)
+
+    @operation("DeleteJob")
+    async def delete_job(request: Request) -> Response:
+        flag = request.query_params.get("deleteRelatedJobRuns", "false").lower()
+        if flag not in ("true", "false"):
+            raise InvalidParameterError("deleteRelatedJobRuns must be true or false.")
+        work_request = ds.delete_job(
+            request.path_params["jobId"], flag == "true", request.headers.get("if-match")
+        )
+        return Response(status_code=202, headers={"opc-work-request-id": work_request})
+
+    @operation("CreateJobArtifact")
+    async def create_job_artifact(request: Request) -> Response:
+        ds.create_job_artifact(
+            request.path_params["jobId"],
+            await request.body(),
+            request.headers.get("content-disposition"),
+            request.headers.get("opc-retry-token"),
+        )
+        return Response(status_code=200)
+
+    def artifact_headers(job_id: str) -> dict[str, str]:
+        info = ds.artifact(job_id)
+        modified = datetime.fromisoformat(info.time_created.replace("Z", "+00:00"))
+        return {
+            "content-length": str(info.size),
+            "content-md5": info.md5_base64,
+            "content-disposition": f"attachment; filename={info.file_name}",
+            "last-modified": formatdate(modified.timestamp(), usegmt=True),
+            "etag": info.sha256_hex,
+        }
+
+    @operation("HeadJobArtifact")
+    async def head_job_artifact(request: Request) -> Response:
+        return Response(status_code=200, headers=artifact_headers(request.path_params["jobId"]))
+
+    @operation("GetJobArtifactContent")
+    async def get_job_artifact_content(request: Request) -> Response:
+        job_id = request.path_params["jobId"]
+        headers = artifact_headers(job_id)
+        headers.pop("content-length")
+        return FileResponse(
+            ds.artifact_path(job_id), headers=headers, media_type="application/octet-stream"
+        )
+
+    # ------------------------------------------------------------- job runs
+
+    @operation("CreateJobRun")
+    async def create_job_run(request: Request) -> Response:
+        record, _ = ds.create_job_run(
+            await json_body(request),
+            principal_id(request),
+            request.headers.get("opc-retry-token"),
+        )
+        return resource_response(record)
+
+    @operation("GetJobRun")
+    async def get_job_run(request: Request) -> Response:
+        return resource_response(ds.get_job_run(request.path_params["jobRunId"]))
+
+    @operation("ListJobRuns")
+    async def list_job_runs(request: Request) -> Response:
+        return list_response(ds.list_job_runs(query(request)))
+
+    @operation("CancelJobRun")
+    async def cancel_job_run(request: Request) -> Response:
+        ds.cancel_job_run(request.path_params["jobRunId"], request.headers.get("if-match"))
+        return Response(status_code=202)
+
+    @operation("DeleteJobRun")
+    async def delete_job_run(request: Request) -> Response:
+        ds.delete_job_run(request.path_params["jobRunId"], request.headers.get("if-match"))
+        return Response(status_code=204)
+
+    # ------------------------------------------------------------- object storage
+
+    def object_address(request: Request) -> tuple[str, str, str]:
+        params = request.path_params
+        return params["namespaceName"], params["bucketName"], params["objectName"]
+
+    @operation("GetNamespace")
+    async def get_namespace(request: Request) -> Response:
+        return JSONResponse(components.namespace)
+
+    @operation("PutObject")
+    async def put_object(request: Request) -> Response:
+        info = components.objects.put(*object_address(request), await request.body())
+        return Response(
+            status_code=200,
+            headers={
+                "etag": info.etag,
+                "opc-content-md5": info.md5_base64,
+                "last-modified": info.last_modified,
+            },
+        )
+
+    def object_headers(request: Request) -> tuple[Any, dict[str, str]]:
+        info = components.objects.head(*object_address(request))
+        return info, {
+            "etag": info.etag,
+            "content-md5": info.md5_base64,
+            "last-modified": info.last_modified,
+            "accept-ranges": "bytes",
+        }
+
+    @operation("HeadObject")
+    async def head_object(request: Request) -> Response:
+        info, headers = object_headers(request)
+        headers["content-length"] = str(info.size)
+        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+
+    @operation("GetObject")
+    async def get_object(request: Request) -> Response:
+        info, headers = object_headers(request)
+        return FileResponse(info.path, headers=headers, media_type="application/octet-stream")
+
+    # ------------------------------------------------------------- local helpers
+
+    async def run_logs(request: Request) -> Response:
+        run_id = request.path_params["jobRunId"]
+        ds.get_job_run(run_id)
+        offset_text = request.query_params.get("offset", "0")
+        if not offset_text.isdigit():
+            raise InvalidParameterError("offset must be a non-negative integer.")
+        path = components.log_path(run_id)
+        try:
+            with open(path, "rb") as log:
+                log.seek(int(offset_text))
+                chunk = log.read()
+        except FileNotFoundError:
+            chunk = b""
+        next_offset = int(offset_text) + len(chunk)
+        return PlainTextResponse(
+            chunk.decode("utf-8", errors="replace"), headers={"x-next-offset": str(next_offset)}
+        )
+
+    async def get_stats(request: Request) -> Response:
+        return JSONResponse(components.stats.snapshot())
+
+    async def reset_stats(request: Request) -> Response:
+        components.stats.reset()
+        return Response(status_code=204)
+
+    async def add_fault(request: Request) -> Response:
+        assert components.faults is not None
+        body = await json_body(request)
+        if not isinstance(body, dict):
+            raise CannotParseRequestError("The request body must be a JSON object.")
+        name = body.get("operation")
+        if name not in operations:
+            raise InvalidParameterError(
+                f"operation must be one of {', '.join(sorted(operations))}."
+            )
+        status, count, delay = body.get("status"), body.get("count", 1), body.get("delaySeconds", 0)
+        if not (status is None or isinstance(status, int)) or not isinstance(count, int):
+            raise InvalidParameterError("status and count must be integers.")
+        if isinstance(delay, bool) or not isinstance(delay, int | float):
+            raise InvalidParameterError("delaySeconds must be a number.")
+        try:
+            fault = components.faults.add(
+                str(name), status=status, count=count, delay_seconds=float(delay)
+            )
+        except ValueError as exc:
+            raise InvalidParameterError(str(exc)) from None
+        return JSONResponse(
+            {
+                "operation": fault.operation,
+                "status": fault.status,
+                "count": fault.remaining,
+                "delaySeconds": fault.delay_seconds,
+            }
+        )
+
+    async def clear_faults(request: Request) -> Response:
+        assert components.faults is not None
+        components.faults.clear()
+        return Response(status_code=204)
+
+    routes: list[BaseRoute] = [
+        Route(f"{API}/projects", create_project, methods=["POST"]),
+        Route(f"{API}/projects", list_projects, methods=["GET"]),
+        Route(f"{API}/projects/{{projectId}}", get_project, methods=["GET"]),
+        Route(f"{API}/jobs", create_job, methods=["POST"]),
+        Route(f"{API}/jobs", list_jobs, methods=["GET"]),
+        Route(f"{API}/jobs/{{jobId}}", get_job, methods=["GET"]),
+        Route(f"{API}/jobs/{{jobId}}", update_job, methods=["PUT"]),
+        Route(f"{API}/jobs/{{jobId}}", delete_job, methods=["DELETE"]),
+        Route(f"{API}/jobs/{{jobId}}/artifact", create_job_artifact, methods=["POST"]),
+        Route(f"{API}/jobs/{{jobId}}/artifact/content", head_job_artifact, methods=["HEAD"]),
+        Route(f"{API}/jobs/{{jobId}}/artifact/content", get_job_artifact_content, methods=["GET"]),
+        Route(f"{API}/jobRuns", create_job_run, methods=["POST"]),
+        Route(f"{API}/jobRuns", list_job_runs, methods=["GET"]),
+        Route(f"{API}/jobRuns/{{jobRunId}}", get_job_run, methods=["GET"]),
+        Route(f"{API}/jobRuns/{{jobRunId}}", delete_job_run, methods=["DELETE"]),
+        Route(f"{API}/jobRuns/{{jobRunId}}/actions/cancelJobRun", cancel_job_run, methods=["POST"]),
+        Route("/n", get_namespace, methods=["GET"]),
+        Route("/n/", get_namespace, methods=["GET"]),
+        Route("/n/{namespaceName}/b/{bucketName}/o/{objectName:path}", put_object, methods=["PUT"]),
+        Route(
+            "/n/{namespaceName}/b/{bucketName}/o/{objectName:path}", head_object, methods=["HEAD"]
+        ),
+        Route("/n/{namespaceName}/b/{bucketName}/o/{objectName:path}", get_object, methods=["GET"]),
+        Route("/_local/jobRuns/{jobRunId}/logs", run_logs, methods=["GET"]),
+        Route("/_local/stats", get_stats, methods=["GET"]),
+        Route("/_local/stats/reset", reset_stats, methods=["POST"]),
+    ]
+    if components.faults is not None:
+        routes += [
+            Route("/_local/faults", add_fault, methods=["POST"]),
+            Route("/_local/faults", clear_faults, methods=["DELETE"]),
+        ]
+
+    async def on_service_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ServiceError)
+        if exc.status >= 500:
+            logger.warning(
+                "%s %s answered %d %s", request.method, request.url.path, exc.status, exc.code
+            )
+        return error_response(exc)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            return error_response(
+                MethodNotAllowedError(
+                    f"Method {request.method} is not allowed on {request.url.path}"
+                    + (f"; allowed: {allowed}." if allowed else ".")
+                ),
+                headers={"allow": allowed} if allowed else None,
+            )
+        if exc.status_code == 404:
+            return error_response(
+                RouteNotFoundError(
+                    f"No operation is defined at {request.method} {request.url.path}."
+                )
+            )
+        return JSONResponse(
+            {"code": "InvalidParameter", "message": str(exc.detail)}, status_code=exc.status_code
+        )
+
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(SignatureMiddleware, verifier=components.verifier),
+        ],
+        exception_handlers={
+            ServiceError: on_service_error,
+            HTTPException: on_http_error,
+        },
+    )

@@ -1,0 +1,654 @@
+"""The Data Science operations of the local service: projects, jobs, artifacts, job runs.
+
+HTTP-free: `app.py` turns requests into calls here and results into responses. Creates
+honour `opc-retry-token` (same token and body within 24 h: the first result; a different
+body: 409 InvalidatedRetryToken), checked and recorded in the same transaction as the
+create itself.
+
+Choices where OCI's behaviour is not documented precisely:
+- a job or run naming a project (or a run naming a job) that does not exist is refused with
+  400 RelatedResourceNotAuthorizedOrNotFound, OCI's code for a missing resource named in
+  a request body;
+- deleted resources stay readable (lifecycleState DELETED) and are left out of lists unless
+  a lifecycleState filter asks for them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from notebook_launcher.localservice import lifecycle, validation
+from notebook_launcher.localservice.errors import (
+    ConflictError,
+    IncorrectStateError,
+    InvalidParameterError,
+    MissingParameterError,
+    NoEtagMatchError,
+    NotFoundError,
+    RelatedResourceNotFoundError,
+)
+from notebook_launcher.localservice.ids import (
+    JOB,
+    JOB_RUN,
+    PROJECT,
+    WORK_REQUEST,
+    is_ocid,
+    new_ocid,
+    now_text,
+    utc_now,
+)
+from notebook_launcher.localservice.store import (
+    JOB_RUNS,
+    JOBS,
+    PROJECTS,
+    ArtifactInfo,
+    Document,
+    Kind,
+    Page,
+    Record,
+    Store,
+    Transaction,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PAGE_LIMIT = 100
+MAX_PAGE_LIMIT = 1000
+SORT_FIELDS = ("timeCreated", "displayName")
+SORT_ORDERS = ("ASC", "DESC")
+
+_SUMMARY_FIELDS = {
+    "projects": (
+        "id",
+        "timeCreated",
+        "displayName",
+        "description",
+        "compartmentId",
+        "createdBy",
+        "lifecycleState",
+        "freeformTags",
+        "definedTags",
+        "systemTags",
+    ),
+    "jobs": (
+        "id",
+        "timeCreated",
+        "createdBy",
+        "projectId",
+        "compartmentId",
+        "displayName",
+        "lifecycleState",
+        "freeformTags",
+        "definedTags",
+    ),
+    "job_runs": (
+        "id",
+        "timeAccepted",
+        "timeStarted",
+        "timeFinished",
+        "createdBy",
+        "projectId",
+        "compartmentId",
+        "jobId",
+        "displayName",
+        "lifecycleState",
+        "lifecycleDetails",
+        "freeformTags",
+        "definedTags",
+    ),
+}
+_FILENAME_RE = re.compile(r"filename\*?=(?:UTF-8'')?\"?([^\";]+)\"?", re.IGNORECASE)
+
+
+class RunScheduler(Protocol):
+    """What the operations need from the executor."""
+
+    def submit(self, run_id: str) -> None: ...
+
+    def cancel(self, run_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ListResult:
+    """A page of summaries and the `opc-next-page` token, None on the last page."""
+
+    items: list[Document]
+    next_page: str | None
+
+
+def body_hash(*parts: bytes | str | Mapping[str, Any]) -> str:
+    """A stable digest of a request (path ids and body) for retry-token comparison."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Mapping):
+            part = json.dumps(part, sort_keys=True, separators=(",", ":"))
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def summary(kind: Kind, doc: Document) -> Document:
+    return {field: doc[field] for field in _SUMMARY_FIELDS[kind.table] if field in doc}
+
+
+def _check_etag(record: Record, if_match: str | None) -> None:
+    if if_match is not None and if_match not in ("*", record.etag):
+        raise NoEtagMatchError("The if-match etag does not match the resource's current etag.")
+
+
+def _default_name(prefix: str) -> str:
+    return f"{prefix}{utc_now().strftime('%Y%m%d%H%M%S')}"
+
+
+class DataScience:
+    """Projects, jobs, job artifacts and job runs kept in a `Store`."""
+
+    def __init__(self, store: Store, artifacts_dir: Path, scheduler: RunScheduler) -> None:
+        self._store = store
+        self._artifacts_dir = artifacts_dir
+        self._scheduler = scheduler
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
+
+    # ----------------------------------------------------------------- shared helpers
+
+    def _create(
+        self,
+        operation: str,
+        kind: Kind,
+        retry_token: str | None,
+        request_hash: str,
+        build: Callable[[Transaction], Document],
+    ) -> tuple[Record, bool]:
+        """Insert what `build` makes, or replay a retry; (record, created)."""
+        with self._store.transaction() as tx:
+            if retry_token:
+                previous = tx.check_retry_token(operation, retry_token, request_hash)
+                if previous is not None:
+                    record = tx.get(kind, previous)
+                    if record is not None:
+                        return record, False
+            record = tx.insert(kind, build(tx))
+            if retry_token:
+                tx.save_retry_token(operation, retry_token, request_hash, record.id)
+        logger.info("%s created %s", operation, record.id)
+        return record, True
+
+    def _get(self, kind: Kind, resource_id: str, *resource_types: str) -> Record:
+        if not is_ocid(resource_id, *resource_types):
+            raise NotFoundError()
+        record = self._store.get(kind, resource_id)
+        if record is None:
+            raise NotFoundError()
+        return record
+
+    def _list(
+        self,
+        kind: Kind,
+        query: Mapping[str, str],
+        filter_fields: tuple[str, ...],
+        states: tuple[str, ...],
+        deleted_state: str,
+    ) -> ListResult:
+        compartment = query.get("compartmentId")
+        if not compartment:
+            raise MissingParameterError("Missing parameter: compartmentId.")
+        filters = {"compartmentId": compartment}
+        for field in filter_fields:
+            value = query.get(field)
+            if value:
+                filters[field] = value
+        validation.choice(filters.get("lifecycleState"), "lifecycleState", states)
+        sort_by = validation.choice(query.get("sortBy"), "sortBy", SORT_FIELDS) or "timeCreated"
+        sort_order = validation.choice(query.get("sortOrder"), "sortOrder", SORT_ORDERS)
+        if sort_order is None:
+            sort_order = "DESC" if sort_by == "timeCreated" else "ASC"
+        limit = _int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
+        offset = _page_offset(query.get("page"))
+        with self._store.transaction() as tx:
+            page: Page = tx.query(
+                kind,
+                filters,
+                sort_by=sort_by,
+                descending=sort_order == "DESC",
+                offset=offset,
+                limit=limit,
+                exclude_states=(deleted_state,),
+            )
+        return ListResult(
+            [summary(kind, r.doc) for r in page.records],
+            None if page.next_offset is None else _page_token(page.next_offset),
+        )
+
+    # ----------------------------------------------------------------- projects
+
+    def create_project(
+        self, body: object, principal_id: str, retry_token: str | None
+    ) -> tuple[Record, bool]:
+        details = validation.as_object(body)
+        compartment = validation.compartment(details)
+        name = validation.string(details, "displayName") or _default_name("project")
+        description = validation.string(
+            details, "description", max_length=validation.MAX_DESCRIPTION
+        )
+        freeform, defined = validation.tags(details)
+
+        def build(_: Transaction) -> Document:
+            doc: Document = {
+                "id": new_ocid(PROJECT),
+                "timeCreated": now_text(),
+                "displayName": name,
+                "compartmentId": compartment,
+                "createdBy": principal_id,
+                "lifecycleState": lifecycle.PROJECT_ACTIVE,
+                "freeformTags": freeform,
+                "definedTags": defined,
+                "systemTags": {},
+            }
+            if description is not None:
+                doc["description"] = description
+            return doc
+
+        return self._create("CreateProject", PROJECTS, retry_token, body_hash(details), build)
+
+    def get_project(self, project_id: str) -> Record:
+        return self._get(PROJECTS, project_id, PROJECT)
+
+    def list_projects(self, query: Mapping[str, str]) -> ListResult:
+        return self._list(
+            PROJECTS,
+            query,
+            ("id", "displayName", "lifecycleState", "createdBy"),
+            lifecycle.PROJECT_STATES,
+            "DELETED",
+        )
+
+    def _require_project(self, tx: Transaction, project_id: str) -> Record:
+        project = tx.get(PROJECTS, project_id)
+        if project is None or project.state != lifecycle.PROJECT_ACTIVE:
+            raise RelatedResourceNotFoundError(
+                f"projectId {project_id} does not exist or is not authorized."
+            )
+        return project
+
+    # ----------------------------------------------------------------- jobs
+
+    def create_job(
+        self, body: object, principal_id: str, retry_token: str | None
+    ) -> tuple[Record, bool]:
+        details = validation.as_object(body)
+        project_id = validation.ocid(details, "projectId", PROJECT)
+        compartment = validation.compartment(details)
+        name = validation.string(details, "displayName") or _default_name("job")
+        description = validation.string(
+            details, "description", max_length=validation.MAX_DESCRIPTION
+        )
+        configuration = validation.job_configuration(
+            validation.required(details, "jobConfigurationDetails"), "jobConfigurationDetails"
+        )
+        infrastructure = validation.infrastructure(
+            validation.required(details, "jobInfrastructureConfigurationDetails"),
+            "jobInfrastructureConfigurationDetails",
+        )
+        log_config = (
+            validation.log_configuration(
+                details["jobLogConfigurationDetails"], "jobLogConfigurationDetails"
+            )
+            if details.get("jobLogConfigurationDetails") is not None
+            else None
+        )
+        freeform, defined = validation.tags(details)
+        assert project_id is not None  # required above
+
+        def build(tx: Transaction) -> Document:
+            self._require_project(tx, project_id)
+            doc: Document = {
+                "id": new_ocid(JOB),
+                "timeCreated": now_text(),
+                "createdBy": principal_id,
+                "projectId": project_id,
+                "compartmentId": compartment,
+                "displayName": name,
+                "jobConfigurationDetails": configuration,
+                "jobInfrastructureConfigurationDetails": infrastructure,
+                "lifecycleState": lifecycle.JOB_CREATING,
+                "freeformTags": freeform,
+                "definedTags": defined,
+            }
+            if description is not None:
+                doc["description"] = description
+            if log_config is not None:
+                doc["jobLogConfigurationDetails"] = log_config
+            return doc
+
+        return self._create("CreateJob", JOBS, retry_token, body_hash(details), build)
+
+    def get_job(self, job_id: str) -> Record:
+        return self._get(JOBS, job_id, JOB)
+
+    def list_jobs(self, query: Mapping[str, str]) -> ListResult:
+        return self._list(
+            JOBS,
+            query,
+            ("projectId", "id", "displayName", "lifecycleState", "createdBy"),
+            lifecycle.JOB_STATES,
+            lifecycle.JOB_DELETED,
+        )
+
+    def update_job(self, job_id: str, body: object, if_match: str | None) -> Record:
+        self.get_job(job_id)
+        details = validation.as_object(body)
+        changes: Document = {}
+        if (name := validation.string(details, "displayName")) is not None:
+            changes["displayName"] = name
+        description = validation.string(
+            details, "description", max_length=validation.MAX_DESCRIPTION
+        )
+        if description is not None:
+            changes["description"] = description
+        if details.get("freeformTags") is not None or details.get("definedTags") is not None:
+            freeform, defined = validation.tags(details)
+            if details.get("freeformTags") is not None:
+                changes["freeformTags"] = freeform
+            if details.get("definedTags") is not None:
+                changes["definedTags"] = defined
+        if details.get("jobInfrastructureConfigurationDetails") is not None:
+            changes["jobInfrastructureConfigurationDetails"] = validation.infrastructure(
+                details["jobInfrastructureConfigurationDetails"],
+                "jobInfrastructureConfigurationDetails",
+            )
+        with self._store.transaction() as tx:
+            record = tx.get(JOBS, job_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state not in (lifecycle.JOB_CREATING, lifecycle.JOB_ACTIVE):
+                raise IncorrectStateError(
+                    f"The job is {record.state}; only a CREATING or ACTIVE job can be updated."
+                )
+            return tx.replace(JOBS, {**record.doc, **changes})
+
+    def delete_job(self, job_id: str, delete_related_runs: bool, if_match: str | None) -> str:
+        """Delete a job (and, if asked, its runs); the work request id."""
+        self.get_job(job_id)
+        with self._store.transaction() as tx:
+            record = tx.get(JOBS, job_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state in (lifecycle.JOB_DELETING, lifecycle.JOB_DELETED):
+                raise IncorrectStateError(f"The job is already {record.state}.")
+            runs = tx.query(
+                JOB_RUNS,
+                {"jobId": job_id},
+                sort_by="timeCreated",
+                descending=False,
+                offset=0,
+                limit=1_000_000,
+                exclude_states=(lifecycle.DELETED,),
+            ).records
+            active = [r.id for r in runs if r.state in lifecycle.UNFINISHED_RUN_STATES]
+            if active:
+                raise ConflictError(
+                    f"The job has {len(active)} unfinished job run(s); cancel them first."
+                )
+            if runs and not delete_related_runs:
+                raise ConflictError(
+                    "The job has job runs; delete them first or set deleteRelatedJobRuns=true."
+                )
+            for run in runs:
+                tx.replace(JOB_RUNS, {**run.doc, "lifecycleState": lifecycle.DELETED})
+            tx.replace(JOBS, {**record.doc, "lifecycleState": lifecycle.JOB_DELETED})
+        logger.info("job %s deleted with %d run(s)", job_id, len(runs))
+        return new_ocid(WORK_REQUEST)
+
+    # ----------------------------------------------------------------- artifacts
+
+    def artifact_path(self, job_id: str) -> Path:
+        return self._artifacts_dir / f"{job_id}.bin"
+
+    def create_job_artifact(
+        self,
+        job_id: str,
+        content: bytes,
+        content_disposition: str | None,
+        retry_token: str | None,
+    ) -> None:
+        self.get_job(job_id)
+        if not content:
+            raise MissingParameterError("Missing parameter: jobArtifact (the request body).")
+        file_name = _file_name(content_disposition)
+        request_hash = body_hash(job_id, file_name, content)
+        # Write the bytes first (to a name of their own), then commit the record: a crash in
+        # between leaves an orphan file, never a record without its file.
+        staged = self._artifacts_dir / f".{job_id}.{uuid.uuid4().hex}.tmp"
+        staged.write_bytes(content)
+        try:
+            with self._store.transaction() as tx:
+                if retry_token:
+                    previous = tx.check_retry_token("CreateJobArtifact", retry_token, request_hash)
+                    if previous is not None:
+                        return
+                record = tx.get(JOBS, job_id)
+                if record is None:
+                    raise NotFoundError()
+                if tx.get_artifact(job_id) is not None:
+                    raise ConflictError("The job already has an artifact; it cannot be replaced.")
+                if record.state != lifecycle.JOB_CREATING:
+                    raise IncorrectStateError(
+                        f"The job is {record.state}; an artifact can be uploaded only while the"
+                        " job is CREATING."
+                    )
+                os.replace(staged, self.artifact_path(job_id))
+                tx.save_artifact(
+                    ArtifactInfo(
+                        job_id=job_id,
+                        file_name=file_name,
+                        size=len(content),
+                        md5_base64=base64.b64encode(
+                            hashlib.md5(content, usedforsecurity=False).digest()
+                        ).decode(),
+                        sha256_hex=hashlib.sha256(content).hexdigest(),
+                        time_created=now_text(),
+                    )
+                )
+                tx.replace(JOBS, {**record.doc, "lifecycleState": lifecycle.JOB_ACTIVE})
+                if retry_token:
+                    tx.save_retry_token("CreateJobArtifact", retry_token, request_hash, job_id)
+        finally:
+            staged.unlink(missing_ok=True)
+        logger.info("job %s artifact stored (%d bytes); job ACTIVE", job_id, len(content))
+
+    def artifact(self, job_id: str) -> ArtifactInfo:
+        self.get_job(job_id)
+        with self._store.transaction() as tx:
+            info = tx.get_artifact(job_id)
+        if info is None:
+            raise NotFoundError()
+        return info
+
+    # ----------------------------------------------------------------- job runs
+
+    def create_job_run(
+        self, body: object, principal_id: str, retry_token: str | None
+    ) -> tuple[Record, bool]:
+        details = validation.as_object(body)
+        project_id = validation.ocid(details, "projectId", PROJECT)
+        compartment = validation.compartment(details)
+        job_id = validation.ocid(details, "jobId", JOB)
+        name = validation.string(details, "displayName") or _default_name("jobrun")
+        override = (
+            validation.job_configuration(
+                details["jobConfigurationOverrideDetails"], "jobConfigurationOverrideDetails"
+            )
+            if details.get("jobConfigurationOverrideDetails") is not None
+            else None
+        )
+        log_override = (
+            validation.log_configuration(
+                details["jobLogConfigurationOverrideDetails"],
+                "jobLogConfigurationOverrideDetails",
+            )
+            if details.get("jobLogConfigurationOverrideDetails") is not None
+            else None
+        )
+        for unsupported in (
+            "jobInfrastructureConfigurationOverrideDetails",
+            "jobEnvironmentConfigurationOverrideDetails",
+            "jobNodeConfigurationOverrideDetails",
+        ):
+            if details.get(unsupported) is not None:
+                raise InvalidParameterError(f"{unsupported} is not supported by the local service.")
+        freeform, defined = validation.tags(details)
+        assert project_id is not None and job_id is not None  # required above
+
+        def build(tx: Transaction) -> Document:
+            self._require_project(tx, project_id)
+            job = tx.get(JOBS, job_id)
+            if job is None or job.state == lifecycle.JOB_DELETED:
+                raise RelatedResourceNotFoundError(
+                    f"jobId {job_id} does not exist or is not authorized."
+                )
+            if job.state != lifecycle.JOB_ACTIVE:
+                raise IncorrectStateError(
+                    f"The job is {job.state}; a job run can be created only for an ACTIVE job."
+                )
+            doc: Document = {
+                "id": new_ocid(JOB_RUN),
+                "timeAccepted": now_text(),
+                "createdBy": principal_id,
+                "projectId": project_id,
+                "compartmentId": compartment,
+                "jobId": job_id,
+                "displayName": name,
+                "jobInfrastructureConfigurationDetails": job.doc[
+                    "jobInfrastructureConfigurationDetails"
+                ],
+                "lifecycleState": lifecycle.ACCEPTED,
+                "freeformTags": freeform,
+                "definedTags": defined,
+            }
+            if override is not None:
+                doc["jobConfigurationOverrideDetails"] = override
+            if log_override is not None:
+                doc["jobLogConfigurationOverrideDetails"] = log_override
+            log_details = _log_details(job.doc.get("jobLogConfigurationDetails"), log_override)
+            if log_details is not None:
+                doc["logDetails"] = log_details
+            return doc
+
+        record, created = self._create(
+            "CreateJobRun", JOB_RUNS, retry_token, body_hash(details), build
+        )
+        if created:
+            self._scheduler.submit(record.id)
+        return record, created
+
+    def get_job_run(self, run_id: str) -> Record:
+        return self._get(JOB_RUNS, run_id, JOB_RUN)
+
+    def list_job_runs(self, query: Mapping[str, str]) -> ListResult:
+        return self._list(
+            JOB_RUNS,
+            query,
+            ("id", "jobId", "displayName", "lifecycleState", "createdBy"),
+            lifecycle.RUN_STATES,
+            lifecycle.DELETED,
+        )
+
+    def cancel_job_run(self, run_id: str, if_match: str | None) -> None:
+        self.get_job_run(run_id)
+        with self._store.transaction() as tx:
+            record = tx.get(JOB_RUNS, run_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            # A run still waiting for a slot never started: it is canceled at once.
+            if lifecycle.transition_in(
+                tx,
+                run_id,
+                (lifecycle.ACCEPTED,),
+                lifecycle.CANCELED,
+                details=lifecycle.CANCELED_DETAILS,
+                finished=True,
+            ) is None and (
+                lifecycle.transition_in(
+                    tx,
+                    run_id,
+                    (lifecycle.IN_PROGRESS, lifecycle.NEEDS_ATTENTION),
+                    lifecycle.CANCELING,
+                )
+                is None
+            ):
+                raise IncorrectStateError(
+                    f"The job run is {record.state}; only an ACCEPTED or IN_PROGRESS job run"
+                    " can be canceled."
+                )
+        self._scheduler.cancel(run_id)
+
+    def delete_job_run(self, run_id: str, if_match: str | None) -> None:
+        self.get_job_run(run_id)
+        with self._store.transaction() as tx:
+            record = tx.get(JOB_RUNS, run_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state not in lifecycle.FINISHED_RUN_STATES:
+                raise IncorrectStateError(
+                    f"The job run is {record.state}; only a finished job run can be deleted."
+                )
+            tx.replace(JOB_RUNS, {**record.doc, "lifecycleState": lifecycle.DELETED})
+
+
+def _log_details(job_config: object, override: Document | None) -> Document | None:
+    config: Document = dict(job_config) if isinstance(job_config, dict) else {}
+    if override:
+        config.update(override)
+    if config.get("enableLogging") and config.get("logGroupId") and config.get("logId"):
+        return {"logGroupId": config["logGroupId"], "logId": config["logId"]}
+    return None
+
+
+def _file_name(content_disposition: str | None) -> str:
+    if content_disposition:
+        match = _FILENAME_RE.search(content_disposition)
+        if match:
+            return os.path.basename(match.group(1).strip())
+    return "artifact.zip"
+
+
+def _int_query(
+    query: Mapping[str, str], name: str, default: int, minimum: int, maximum: int
+) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise InvalidParameterError(f"{name} must be an integer between {minimum} and {maximum}.")
+    return int(raw)
+
+
+def _page_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _page_offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "offset" or not number.isdigit():
+            raise ValueError(text)
+        return int(number)
+    except ValueError:
+        raise InvalidParameterError("page is not a valid page token.") from None

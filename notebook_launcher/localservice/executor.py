@@ -1,0 +1,430 @@
+"""Runs job runs for real, as local processes.
+
+What OCI does with a job run, done on this machine: unpack the job artifact in a fresh
+folder, start its `JOB_RUN_ENTRYPOINT` with the job's environment variables overlaid by the
+run's (plus JOB_RUN_OCID, JOB_OCID, PROJECT_OCID, JOB_RUN_COMPARTMENT_OCID and a
+resource-principal session for the run) and the command-line arguments, and follow it to
+the end. Conda slugs are recorded in the run's environment but not installed: the run uses
+the service's own interpreter (see `runenv`).
+
+At most `concurrency` runs execute at once; the others wait in order, ACCEPTED. A run's
+stdout and stderr go to `<data-dir>/logs/<run id>.log` as they are written. Cancel and an
+exceeded maximum runtime stop the whole process tree (the notebook kernel is a grandchild in
+a session of its own).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from notebook_launcher.localservice import lifecycle
+from notebook_launcher.localservice.identity import LocalIdentity, issue_resource_principal
+from notebook_launcher.localservice.runenv import RunRuntime
+from notebook_launcher.localservice.store import JOB_RUNS, JOBS, Record, Store
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.1
+TERMINATE_GRACE_SECONDS = 1.0
+RUN_RESOURCE_TYPE = "datasciencejobrun"
+
+
+class RunSetupError(Exception):
+    """The run could not be started (bad artifact, missing entrypoint)."""
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Where runs live and how they are scheduled."""
+
+    data_dir: Path
+    endpoint: str
+    concurrency: int
+    runtime_minute_seconds: float = 60.0
+
+
+class _Active:
+    """A run a worker is executing: its wake-up event and why it was woken."""
+
+    def __init__(self) -> None:
+        self.wake = threading.Event()
+
+
+class Executor:
+    """A FIFO queue of run ids served by `concurrency` worker threads."""
+
+    def __init__(
+        self,
+        store: Store,
+        identity: LocalIdentity,
+        settings: ExecutorSettings,
+        artifact_path: Callable[[str], Path],
+    ) -> None:
+        if settings.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._store = store
+        self._identity = identity
+        self._settings = settings
+        self._artifact_path = artifact_path
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._active: dict[str, _Active] = {}
+        self._active_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._workers: list[threading.Thread] = []
+        self.runs_dir = settings.data_dir / "runs"
+        self.logs_dir = settings.data_dir / "logs"
+        self.runtime = RunRuntime(settings.data_dir / "runtime")
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Prepare folders, settle runs left by a previous process, start the workers."""
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        self.runtime.install()
+        self.recover()
+        for index in range(self._settings.concurrency):
+            worker = threading.Thread(
+                target=self._work, name=f"job-run-worker-{index}", daemon=True
+            )
+            worker.start()
+            self._workers.append(worker)
+
+    def recover(self) -> None:
+        """Runs in flight when the last process died fail; queued runs are queued again."""
+        with self._store.transaction() as tx:
+            in_flight = tx.ids_in_states(JOB_RUNS, (lifecycle.IN_PROGRESS, lifecycle.CANCELING))
+            queued = tx.ids_in_states(JOB_RUNS, (lifecycle.ACCEPTED,))
+        for run_id in in_flight:
+            self._kill_orphan(run_id)
+            with self._store.transaction() as tx:
+                record = tx.get(JOB_RUNS, run_id)
+                if record is None:
+                    continue
+                if record.state == lifecycle.CANCELING:
+                    state, details = lifecycle.CANCELED, lifecycle.SERVICE_STOPPED_CANCEL_DETAILS
+                else:
+                    state, details = lifecycle.FAILED, lifecycle.SERVICE_STOPPED_DETAILS
+                lifecycle.transition_in(
+                    tx, run_id, (record.state,), state, details=details, finished=True
+                )
+        for run_id in queued:
+            self.submit(run_id)
+        if in_flight or queued:
+            logger.info(
+                "recovered %d interrupted and %d queued job run(s)", len(in_flight), len(queued)
+            )
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop running processes (their runs fail: the service stopped) and the workers."""
+        self._stopping.set()
+        with self._active_lock:
+            for active in self._active.values():
+                active.wake.set()
+        for _ in self._workers:
+            self._queue.put(None)
+        deadline = time.monotonic() + timeout
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+
+    def submit(self, run_id: str) -> None:
+        self._queue.put(run_id)
+
+    def cancel(self, run_id: str) -> None:
+        """Wake the worker of a run the API moved to CANCELING."""
+        with self._active_lock:
+            active = self._active.get(run_id)
+        if active is not None:
+            active.wake.set()
+
+    def log_path(self, run_id: str) -> Path:
+        return self.logs_dir / f"{run_id}.log"
+
+    # ----------------------------------------------------------------- workers
+
+    def _work(self) -> None:
+        while True:
+            run_id = self._queue.get()
+            if run_id is None or self._stopping.is_set():
+                return
+            try:
+                self._execute(run_id)
+            except Exception:
+                logger.exception("job run %s failed inside the local service", run_id)
+                lifecycle.transition(
+                    self._store,
+                    run_id,
+                    (lifecycle.IN_PROGRESS, lifecycle.CANCELING),
+                    lifecycle.FAILED,
+                    details="Job run failed because of an internal error in the local service.",
+                    finished=True,
+                )
+
+    def _execute(self, run_id: str) -> None:
+        active = _Active()
+        with self._active_lock:
+            self._active[run_id] = active
+        try:
+            record = lifecycle.transition(
+                self._store, run_id, (lifecycle.ACCEPTED,), lifecycle.IN_PROGRESS, started=True
+            )
+            if record is None:
+                return  # canceled or deleted while it waited
+            self._run_process(record, active)
+        finally:
+            with self._active_lock:
+                self._active.pop(run_id, None)
+
+    def _run_process(self, run: Record, active: _Active) -> None:
+        run_id = run.id
+        job = self._store.get(JOBS, str(run.doc["jobId"]))
+        if job is None:
+            raise RuntimeError(f"job {run.doc['jobId']} of run {run_id} is missing")
+        configuration = _effective_configuration(job.doc, run.doc)
+        run_dir = self.runs_dir / run_id
+        shutil.rmtree(run_dir, ignore_errors=True)
+        work_dir = run_dir / "artifact"
+        work_dir.mkdir(parents=True)
+        log_path = self.log_path(run_id)
+        with open(log_path, "ab") as log:
+            try:
+                command, env = self._prepare(run, job, configuration, run_dir, work_dir)
+            except RunSetupError as exc:
+                log.write(f"{exc}\n".encode())
+                lifecycle.transition(
+                    self._store,
+                    run_id,
+                    (lifecycle.IN_PROGRESS,),
+                    lifecycle.FAILED,
+                    details=f"Job run failed to start: {exc}",
+                    finished=True,
+                )
+                return
+            started = time.monotonic()
+            process = subprocess.Popen(
+                command,
+                cwd=work_dir,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _write_process_file(run_dir, process.pid)
+        logger.info("job run %s started as process %d", run_id, process.pid)
+        max_minutes = configuration.get("maximumRuntimeInMinutes")
+        deadline = (
+            started + max_minutes * self._settings.runtime_minute_seconds
+            if isinstance(max_minutes, int)
+            else None
+        )
+        exit_code: int | None = None
+        exceeded: int | None = None
+        while True:
+            exit_code = process.poll()
+            if exit_code is not None:
+                break
+            if active.wake.is_set() or self._stopping.is_set():
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                exceeded = max_minutes
+                break
+            active.wake.wait(POLL_SECONDS)
+        if exit_code is None:
+            kill_process_tree(process.pid)
+            process.wait()
+            exit_code = _exit_code(process.returncode)
+        else:
+            exit_code = _exit_code(exit_code)
+            kill_process_tree(process.pid)  # anything the entrypoint left behind
+        self._finish(run_id, exit_code, exceeded)
+
+    def _finish(self, run_id: str, exit_code: int, exceeded_minutes: int | None) -> None:
+        with self._store.transaction() as tx:
+            record = tx.get(JOB_RUNS, run_id)
+            if record is None:
+                return
+            if self._stopping.is_set() and record.state == lifecycle.IN_PROGRESS:
+                state, details = lifecycle.FAILED, lifecycle.SERVICE_STOPPED_DETAILS
+            else:
+                state, details = lifecycle.finish_state(
+                    record.state, exit_code, runtime_exceeded_minutes=exceeded_minutes
+                )
+            lifecycle.transition_in(
+                tx, run_id, (record.state,), state, details=details, finished=True
+            )
+
+    # ----------------------------------------------------------------- preparation
+
+    def _prepare(
+        self,
+        run: Record,
+        job: Record,
+        configuration: Mapping[str, Any],
+        run_dir: Path,
+        work_dir: Path,
+    ) -> tuple[list[str], dict[str, str]]:
+        info_file = self._artifact_path(job.id)
+        with self._store.transaction() as tx:
+            artifact = tx.get_artifact(job.id)
+        if artifact is None or not Path(info_file).is_file():
+            raise RunSetupError("the job has no artifact.")
+        unpack_artifact(Path(info_file), artifact.file_name, work_dir)
+        variables: dict[str, str] = dict(configuration.get("environmentVariables") or {})
+        entrypoint = variables.get("JOB_RUN_ENTRYPOINT")
+        if not entrypoint:
+            if zipfile.is_zipfile(info_file):
+                raise RunSetupError("JOB_RUN_ENTRYPOINT is not set for a zip artifact.")
+            entrypoint = artifact.file_name
+        entry_path = (work_dir / entrypoint).resolve()
+        if not entry_path.is_relative_to(work_dir.resolve()) or not entry_path.is_file():
+            raise RunSetupError(f"the entrypoint {entrypoint} is not in the artifact.")
+        if entry_path.suffix == ".py":
+            command = [sys.executable, str(entry_path)]
+        elif entry_path.suffix == ".sh":
+            command = ["/bin/bash", str(entry_path)]
+        else:
+            raise RunSetupError(f"the entrypoint {entrypoint} is neither a .py nor a .sh file.")
+        arguments = configuration.get("commandLineArguments")
+        if arguments:
+            try:
+                command.extend(shlex.split(str(arguments)))
+            except ValueError as exc:
+                raise RunSetupError(f"commandLineArguments cannot be parsed ({exc}).") from None
+        if variables.get("CONDA_ENV_SLUG") or variables.get("CONDA_ENV_OBJECT_NAME"):
+            logger.info(
+                "job run %s: conda environment %s recorded, not installed locally",
+                run.id,
+                variables.get("CONDA_ENV_SLUG") or variables.get("CONDA_ENV_OBJECT_NAME"),
+            )
+        env = self.runtime.base_environment(run_dir, self._settings.endpoint)
+        env.update(variables)
+        env.update(
+            issue_resource_principal(
+                self._identity,
+                run_dir / "resource-principal",
+                resource_id=run.id,
+                resource_type=RUN_RESOURCE_TYPE,
+                compartment_id=str(run.doc["compartmentId"]),
+            )
+        )
+        env.update(
+            {
+                "JOB_RUN_OCID": run.id,
+                "JOB_OCID": job.id,
+                "PROJECT_OCID": str(run.doc["projectId"]),
+                "JOB_RUN_COMPARTMENT_OCID": str(run.doc["compartmentId"]),
+            }
+        )
+        return command, env
+
+    def _kill_orphan(self, run_id: str) -> None:
+        """Stop a run process that outlived a killed service, if it is still there."""
+        process_file = self.runs_dir / run_id / "process.json"
+        try:
+            recorded = json.loads(process_file.read_text(encoding="utf-8"))
+            process = psutil.Process(int(recorded["pid"]))
+            if abs(process.create_time() - float(recorded["createTime"])) > 0.01:
+                return  # the pid now belongs to another process
+        except (OSError, ValueError, KeyError, psutil.Error):
+            return
+        logger.info("stopping process %d left over from job run %s", process.pid, run_id)
+        kill_process_tree(process.pid)
+
+
+def _effective_configuration(job: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, Any]:
+    """The job's configuration with the run's override applied (variables merged)."""
+    base: dict[str, Any] = dict(job.get("jobConfigurationDetails") or {})
+    override: Mapping[str, Any] = run.get("jobConfigurationOverrideDetails") or {}
+    variables = dict(base.get("environmentVariables") or {})
+    variables.update(override.get("environmentVariables") or {})
+    base["environmentVariables"] = variables
+    for field in ("commandLineArguments", "maximumRuntimeInMinutes"):
+        if override.get(field) is not None:
+            base[field] = override[field]
+    return base
+
+
+def unpack_artifact(artifact: Path, file_name: str, destination: Path) -> None:
+    """Unzip a zip artifact into `destination`, or copy a single-file artifact there."""
+    if not zipfile.is_zipfile(artifact):
+        shutil.copyfile(artifact, destination / os.path.basename(file_name))
+        return
+    root = destination.resolve()
+    try:
+        with zipfile.ZipFile(artifact) as archive:
+            for member in archive.infolist():
+                if not (root / member.filename).resolve().is_relative_to(root):
+                    raise RunSetupError(f"the artifact holds an unsafe path {member.filename!r}.")
+            archive.extractall(root)
+    except zipfile.BadZipFile as exc:
+        raise RunSetupError(f"the artifact cannot be unzipped ({exc}).") from None
+
+
+def _exit_code(returncode: int) -> int:
+    """A shell-style exit code: 128 + N for a process ended by signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def _write_process_file(run_dir: Path, pid: int) -> None:
+    try:
+        create_time = psutil.Process(pid).create_time()
+    except psutil.Error:
+        return
+    (run_dir / "process.json").write_text(
+        json.dumps({"pid": pid, "createTime": create_time}), encoding="utf-8"
+    )
+
+
+def kill_process_tree(pid: int) -> None:
+    """Stop a process, its process group and every descendant (TERM, then KILL).
+
+    Descendants are listed before anything is signalled: once their parent dies they are
+    re-parented and could no longer be found. Zombies count as stopped; the caller reaps
+    its own child with `Popen.wait`.
+    """
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        processes = []
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for process in processes:
+            try:
+                process.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+        deadline = time.monotonic() + TERMINATE_GRACE_SECONDS
+        while time.monotonic() < deadline:
+            processes = [p for p in processes if _running(p)]
+            if not processes:
+                return
+            time.sleep(0.05)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return bool(process.is_running() and process.status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False

@@ -1,0 +1,121 @@
+"""Lifecycle states of jobs and job runs, and the run transitions the service makes.
+
+A transition is a conditional update inside one transaction: it happens only if the run
+is still in one of the expected states, so the API (cancel) and the executor (start,
+finish) can race without either overwriting the other.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+
+from notebook_launcher.localservice.ids import now_text
+from notebook_launcher.localservice.store import JOB_RUNS, Record, Store, Transaction
+
+logger = logging.getLogger(__name__)
+
+# jobs
+JOB_CREATING = "CREATING"
+JOB_ACTIVE = "ACTIVE"
+JOB_DELETING = "DELETING"
+JOB_FAILED = "FAILED"
+JOB_DELETED = "DELETED"
+JOB_STATES = (JOB_CREATING, JOB_ACTIVE, JOB_DELETING, JOB_FAILED, JOB_DELETED)
+
+# projects
+PROJECT_ACTIVE = "ACTIVE"
+PROJECT_STATES = ("ACTIVE", "DELETING", "DELETED")
+
+# job runs
+ACCEPTED = "ACCEPTED"
+IN_PROGRESS = "IN_PROGRESS"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CANCELING = "CANCELING"
+CANCELED = "CANCELED"
+DELETED = "DELETED"
+NEEDS_ATTENTION = "NEEDS_ATTENTION"
+RUN_STATES = (
+    ACCEPTED,
+    IN_PROGRESS,
+    FAILED,
+    SUCCEEDED,
+    CANCELING,
+    CANCELED,
+    DELETED,
+    NEEDS_ATTENTION,
+)
+UNFINISHED_RUN_STATES = (ACCEPTED, IN_PROGRESS, CANCELING, NEEDS_ATTENTION)
+FINISHED_RUN_STATES = (SUCCEEDED, FAILED, CANCELED)
+FINAL_STATES = (SUCCEEDED, FAILED, CANCELED, DELETED)
+
+# lifecycleDetails texts (ADS parses "exit code N" out of the first one)
+EXIT_CODE_DETAILS = "Job run artifact execution failed with exit code {code}."
+MAX_RUNTIME_DETAILS = "Job run exceeded the maximum runtime of {minutes} minutes and was stopped."
+SERVICE_STOPPED_DETAILS = "Job run failed because the local service stopped during the run."
+SERVICE_STOPPED_CANCEL_DETAILS = (
+    "Job run canceled; the local service stopped while the cancellation was in progress."
+)
+CANCELED_DETAILS = "Job run canceled."
+SUCCEEDED_DETAILS = "Job run artifact execution succeeded."
+
+
+def transition_in(
+    tx: Transaction,
+    run_id: str,
+    expected: Collection[str],
+    state: str,
+    *,
+    details: str | None = None,
+    started: bool = False,
+    finished: bool = False,
+) -> Record | None:
+    """Move a run to `state` if it is in one of `expected`; the new record, else None."""
+    record = tx.get(JOB_RUNS, run_id)
+    if record is None or record.state not in expected:
+        return None
+    doc = dict(record.doc)
+    doc["lifecycleState"] = state
+    if details is not None:
+        doc["lifecycleDetails"] = details
+    now = now_text()
+    if started:
+        doc["timeStarted"] = now
+    if finished:
+        doc["timeFinished"] = now
+    logger.info("job run %s: %s -> %s", run_id, record.state, state)
+    return tx.replace(JOB_RUNS, doc)
+
+
+def transition(
+    store: Store,
+    run_id: str,
+    expected: Collection[str],
+    state: str,
+    *,
+    details: str | None = None,
+    started: bool = False,
+    finished: bool = False,
+) -> Record | None:
+    """`transition_in` in a transaction of its own."""
+    with store.transaction() as tx:
+        return transition_in(
+            tx, run_id, expected, state, details=details, started=started, finished=finished
+        )
+
+
+def finish_state(
+    current: str, exit_code: int | None, *, runtime_exceeded_minutes: int | None = None
+) -> tuple[str, str]:
+    """The final state and lifecycleDetails of a run whose process ended or was stopped.
+
+    A cancel requested before the end wins; then an exceeded runtime; then the exit code.
+    """
+    if current == CANCELING:
+        return CANCELED, CANCELED_DETAILS
+    if runtime_exceeded_minutes is not None:
+        return FAILED, MAX_RUNTIME_DETAILS.format(minutes=runtime_exceeded_minutes)
+    if exit_code == 0:
+        return SUCCEEDED, SUCCEEDED_DETAILS
+    return FAILED, EXIT_CODE_DETAILS.format(code=exit_code)

@@ -1,0 +1,117 @@
+"""The local Object Storage: objects as files under `<data-dir>/objectstorage/<ns>/<bucket>/`.
+
+Only what job runs and the function need: PutObject, GetObject, HeadObject and
+GetNamespace. Buckets spring into existence on the first PutObject (there is no
+CreateBucket locally); reading from a bucket or object that does not exist is answered
+with OCI's 404 codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+
+from notebook_launcher.localservice.errors import InvalidParameterError, ServiceError
+
+logger = logging.getLogger(__name__)
+
+LOCAL_NAMESPACE = "localns"
+MAX_OBJECT_NAME = 1024
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,255}")
+
+
+class BucketNotFoundError(ServiceError):
+    """The bucket does not exist in the namespace."""
+
+    status = 404
+    code = "BucketNotFound"
+
+
+class ObjectNotFoundError(ServiceError):
+    """The object does not exist in the bucket."""
+
+    status = 404
+    code = "ObjectNotFound"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What HeadObject tells about an object."""
+
+    path: Path
+    size: int
+    md5_base64: str
+    etag: str
+    last_modified: str
+
+
+class ObjectStore:
+    """Objects kept as plain files, so tests and people can look at them directly."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def object_path(self, namespace: str, bucket: str, name: str) -> Path:
+        """The file of an object; refuses names that would leave the bucket folder."""
+        for label, value in (("namespaceName", namespace), ("bucketName", bucket)):
+            if not _NAME_RE.fullmatch(value):
+                raise InvalidParameterError(f"{label} {value!r} is not a valid name.")
+        if not name or len(name) > MAX_OBJECT_NAME or "\x00" in name:
+            raise InvalidParameterError("objectName must be 1 to 1024 characters.")
+        parts = name.split("/")
+        if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise InvalidParameterError(
+                "objectName must not start with '/' or hold empty, '.' or '..' segments locally."
+            )
+        return self.root.joinpath(namespace, bucket, *parts)
+
+    def put(self, namespace: str, bucket: str, name: str, content: bytes) -> ObjectInfo:
+        path = self.object_path(namespace, bucket, name)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidParameterError(
+                f"objectName {name!r} collides with an existing object used as a folder."
+            ) from None
+        if path.is_dir():
+            raise InvalidParameterError(
+                f"objectName {name!r} is used as a folder by other objects."
+            )
+        staged = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        staged.write_bytes(content)
+        os.replace(staged, path)
+        logger.debug("stored object %s/%s (%d bytes)", bucket, name, len(content))
+        return self._info(path)
+
+    def head(self, namespace: str, bucket: str, name: str) -> ObjectInfo:
+        path = self.object_path(namespace, bucket, name)
+        if not self.root.joinpath(namespace, bucket).is_dir():
+            raise BucketNotFoundError(
+                f"Either the bucket named '{bucket}' does not exist in the "
+                f"namespace '{namespace}' or you are not authorized to access it"
+            )
+        if not path.is_file():
+            raise ObjectNotFoundError(f"The object '{name}' was not found in the bucket '{bucket}'")
+        return self._info(path)
+
+    @staticmethod
+    def _info(path: Path) -> ObjectInfo:
+        content = path.read_bytes()
+        stat = path.stat()
+        md5 = base64.b64encode(hashlib.md5(content, usedforsecurity=False).digest()).decode()
+        return ObjectInfo(
+            path=path,
+            size=len(content),
+            md5_base64=md5,
+            etag=f"{stat.st_ino:x}-{stat.st_mtime_ns:x}",
+            last_modified=formatdate(stat.st_mtime, usegmt=True),
+        )

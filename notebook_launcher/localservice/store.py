@@ -1,0 +1,294 @@
+"""Durable records of the local service: projects, jobs, job runs, artifacts, retry tokens.
+
+SQLite in WAL mode holds the records; artifacts, logs and objects live as files beside it.
+Every change commits before the HTTP answer, so a killed service (even kill -9) loses no
+record it has acknowledged. One connection is shared behind a lock: the service is small,
+and serialising writes keeps retry-token checks and state transitions atomic.
+
+Resources are kept as their API representation (camelCase JSON) plus the columns that
+lists filter and sort on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from notebook_launcher.localservice.errors import InvalidatedRetryTokenError
+
+logger = logging.getLogger(__name__)
+
+RETRY_TOKEN_TTL_SECONDS = 24 * 60 * 60
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A resource kind: its table and the document field its time column mirrors."""
+
+    table: str
+    time_field: str
+
+
+PROJECTS = Kind("projects", "timeCreated")
+JOBS = Kind("jobs", "timeCreated")
+JOB_RUNS = Kind("job_runs", "timeAccepted")
+KINDS = (PROJECTS, JOBS, JOB_RUNS)
+
+# document field -> column, for the columns lists filter on
+_COLUMNS = {
+    "compartmentId": "compartment_id",
+    "projectId": "project_id",
+    "jobId": "job_id",
+    "displayName": "display_name",
+    "lifecycleState": "lifecycle_state",
+    "createdBy": "created_by",
+}
+
+_SCHEMA = [
+    *(
+        f"""CREATE TABLE IF NOT EXISTS {kind.table} (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            compartment_id TEXT, project_id TEXT, job_id TEXT,
+            display_name TEXT, lifecycle_state TEXT, created_by TEXT,
+            time_created TEXT NOT NULL,
+            etag TEXT NOT NULL,
+            doc TEXT NOT NULL)"""
+        for kind in KINDS
+    ),
+    """CREATE TABLE IF NOT EXISTS artifacts (
+        job_id TEXT PRIMARY KEY,
+        file_name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        md5_base64 TEXT NOT NULL,
+        sha256_hex TEXT NOT NULL,
+        time_created TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS retry_tokens (
+        operation TEXT NOT NULL,
+        token TEXT NOT NULL,
+        body_hash TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (operation, token))""",
+]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A stored resource: its API document and current etag."""
+
+    doc: Document
+    etag: str
+
+    @property
+    def id(self) -> str:
+        return str(self.doc["id"])
+
+    @property
+    def state(self) -> str:
+        return str(self.doc.get("lifecycleState"))
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """Metadata of an uploaded job artifact (the bytes are a file under the data dir)."""
+
+    job_id: str
+    file_name: str
+    size: int
+    md5_base64: str
+    sha256_hex: str
+    time_created: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: the records and the offset of the next page, if any."""
+
+    records: list[Record]
+    next_offset: int | None
+
+
+class Transaction:
+    """Reads and writes inside one SQLite transaction (see `Store.transaction`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def get(self, kind: Kind, resource_id: str) -> Record | None:
+        row = self._conn.execute(
+            f"SELECT doc, etag FROM {kind.table} WHERE id = ?",  # noqa: S608 (table from a constant)
+            (resource_id,),
+        ).fetchone()
+        return None if row is None else Record(json.loads(row[0]), row[1])
+
+    def insert(self, kind: Kind, doc: Document) -> Record:
+        etag = uuid.uuid4().hex
+        self._conn.execute(
+            f"INSERT INTO {kind.table} (id, compartment_id, project_id, job_id, display_name,"  # noqa: S608
+            " lifecycle_state, created_by, time_created, etag, doc)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc["id"],
+                *(doc.get(field) for field in _COLUMNS),
+                doc[kind.time_field],
+                etag,
+                json.dumps(doc),
+            ),
+        )
+        return Record(doc, etag)
+
+    def replace(self, kind: Kind, doc: Document) -> Record:
+        """Store a new version of an existing resource (a new etag)."""
+        etag = uuid.uuid4().hex
+        assignments = ", ".join(f"{column} = ?" for column in _COLUMNS.values())
+        cursor = self._conn.execute(
+            f"UPDATE {kind.table} SET {assignments}, etag = ?, doc = ? WHERE id = ?",  # noqa: S608
+            (*(doc.get(field) for field in _COLUMNS), etag, json.dumps(doc), doc["id"]),
+        )
+        if cursor.rowcount != 1:
+            raise KeyError(doc["id"])
+        return Record(doc, etag)
+
+    def query(
+        self,
+        kind: Kind,
+        filters: dict[str, str],
+        *,
+        sort_by: str,
+        descending: bool,
+        offset: int,
+        limit: int,
+        exclude_states: Sequence[str] = (),
+    ) -> Page:
+        """Records matching every `filters` field exactly (`id` or a document field)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for field, value in filters.items():
+            column = "id" if field == "id" else _COLUMNS[field]
+            clauses.append(f"{column} = ?")
+            params.append(value)
+        if exclude_states and "lifecycleState" not in filters:
+            clauses.append(f"lifecycle_state NOT IN ({', '.join('?' for _ in exclude_states)})")
+            params.extend(exclude_states)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        column = "display_name" if sort_by == "displayName" else "time_created"
+        direction = "DESC" if descending else "ASC"
+        rows = self._conn.execute(
+            f"SELECT doc, etag FROM {kind.table} {where}"  # noqa: S608
+            f" ORDER BY {column} {direction}, seq {direction} LIMIT ? OFFSET ?",
+            (*params, limit + 1, offset),
+        ).fetchall()
+        records = [Record(json.loads(doc), etag) for doc, etag in rows[:limit]]
+        return Page(records, offset + limit if len(rows) > limit else None)
+
+    def ids_in_states(self, kind: Kind, states: Sequence[str]) -> list[str]:
+        """Ids of resources in any of `states`, oldest first."""
+        rows = self._conn.execute(
+            f"SELECT id FROM {kind.table} WHERE lifecycle_state IN"  # noqa: S608
+            f" ({', '.join('?' for _ in states)}) ORDER BY seq",
+            tuple(states),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def save_artifact(self, info: ArtifactInfo) -> None:
+        self._conn.execute(
+            "INSERT INTO artifacts (job_id, file_name, size, md5_base64, sha256_hex, time_created)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                info.job_id,
+                info.file_name,
+                info.size,
+                info.md5_base64,
+                info.sha256_hex,
+                info.time_created,
+            ),
+        )
+
+    def get_artifact(self, job_id: str) -> ArtifactInfo | None:
+        row = self._conn.execute(
+            "SELECT job_id, file_name, size, md5_base64, sha256_hex, time_created"
+            " FROM artifacts WHERE job_id = ?",
+            (job_id,),
+        ).fetchone()
+        return None if row is None else ArtifactInfo(*row)
+
+    def check_retry_token(self, operation: str, token: str, body_hash: str) -> str | None:
+        """The resource a live retry token created, None if the token is new (or expired).
+
+        Raises InvalidatedRetryTokenError when the token was used with a different request.
+        """
+        self._conn.execute(
+            "DELETE FROM retry_tokens WHERE created_at < ?",
+            (time.time() - RETRY_TOKEN_TTL_SECONDS,),
+        )
+        row = self._conn.execute(
+            "SELECT body_hash, resource_id FROM retry_tokens WHERE operation = ? AND token = ?",
+            (operation, token),
+        ).fetchone()
+        if row is None:
+            return None
+        if row[0] != body_hash:
+            raise InvalidatedRetryTokenError(
+                "The retry token was already used for a different request; "
+                "use a new opc-retry-token for a new request."
+            )
+        return str(row[1])
+
+    def save_retry_token(
+        self, operation: str, token: str, body_hash: str, resource_id: str
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO retry_tokens (operation, token, body_hash, resource_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (operation, token, body_hash, resource_id, time.time()),
+        )
+
+
+class Store:
+    """The SQLite database of one data dir, safe to use from many threads."""
+
+    def __init__(self, db_path: Path) -> None:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL survives a killed process (committed pages are in the OS); only a power
+        # cut could lose the last commits, which is acceptable for a local stand-in.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        with self.transaction():
+            for statement in _SCHEMA:
+                self._conn.execute(statement)
+        logger.debug("store opened at %s", db_path)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A write transaction, committed when the block ends without an exception."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Transaction(self._conn)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def get(self, kind: Kind, resource_id: str) -> Record | None:
+        with self.transaction() as tx:
+            return tx.get(kind, resource_id)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
