@@ -1,11 +1,14 @@
-"""Operator commands: ``policies`` prints the IAM policies a deployment needs."""
+"""Operator commands: ``policies`` prints the IAM policies a deployment needs, ``di-task`` the
+Data Integration REST task that launches notebooks through the function."""
 
 from __future__ import annotations
 
 import json
+from typing import TextIO
 
 import click
 
+from notebook_launcher.operator import dataintegration
 from notebook_launcher.operator import policies as policy_templates
 
 
@@ -94,3 +97,92 @@ def policies(
         click.echo(f"# {section.title}")
         for statement in section.statements:
             click.echo(statement.text)
+
+
+@click.command("di-task")
+@click.option("--function-id", required=True, help="OCID of the deployed launch function.")
+@click.option(
+    "--invoke-endpoint",
+    required=True,
+    help="The function's invoke endpoint, https://<id>.<region>.functions.oci.oraclecloud.com.",
+)
+@click.option("--project-key", required=True, help="Key of the Data Integration project/folder.")
+@click.option("--region", help="Region of the Data Science service, e.g. us-ashburn-1.")
+@click.option("--datascience-endpoint", help="Data Science endpoint, instead of --region.")
+@click.option(
+    "--max-runtime-minutes",
+    type=int,
+    default=dataintegration.DEFAULT_MAX_RUNTIME_MINUTES,
+    show_default=True,
+    help="Longest a run may take; polling lasts this plus the provisioning allowance.",
+)
+@click.option(
+    "--provisioning-minutes",
+    type=int,
+    default=dataintegration.DEFAULT_PROVISIONING_MINUTES,
+    show_default=True,
+    help="Allowance for a run waiting ACCEPTED while its infrastructure is provisioned.",
+)
+@click.option(
+    "--poll-interval-seconds",
+    type=int,
+    default=dataintegration.DEFAULT_POLL_INTERVAL_SECONDS,
+    show_default=True,
+)
+@click.option(
+    "--default-request",
+    type=click.File("r", encoding="utf-8"),
+    help="JSON file: the request REQUEST_BODY defaults to.",
+)
+@click.option("--name", default="Launch notebook", show_default=True)
+@click.option("--identifier", default="LAUNCH_NOTEBOOK", show_default=True)
+def di_task(
+    function_id: str,
+    invoke_endpoint: str,
+    project_key: str,
+    region: str | None,
+    datascience_endpoint: str | None,
+    max_runtime_minutes: int,
+    provisioning_minutes: int,
+    poll_interval_seconds: int,
+    default_request: TextIO | None,
+    name: str,
+    identifier: str,
+) -> None:
+    """Print the Data Integration REST task (CreateTaskDetails JSON) for this deployment."""
+    request: dict[str, object] = {}
+    if default_request is not None:
+        try:
+            loaded = json.load(default_request)
+        except ValueError as exc:
+            raise click.BadParameter(f"not JSON: {exc}", param_hint="--default-request") from None
+        if not isinstance(loaded, dict):
+            raise click.BadParameter("must hold a JSON object", param_hint="--default-request")
+        request = loaded
+    try:
+        settings = dataintegration.TaskSettings(
+            function_id=function_id,
+            invoke_endpoint=invoke_endpoint.rstrip("/"),
+            project_key=project_key,
+            region=region,
+            datascience_endpoint=datascience_endpoint,
+            max_runtime_minutes=max_runtime_minutes,
+            provisioning_minutes=provisioning_minutes,
+            poll_interval_seconds=poll_interval_seconds,
+            name=name,
+            identifier=identifier,
+            default_request=request,
+        )
+        task = dataintegration.render_task(settings)
+    except dataintegration.DataIntegrationError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(json.dumps(task, indent=2))
+
+
+@click.group()
+def operator() -> None:
+    """Operator kit: IAM policies and the Data Integration REST task."""
+
+
+operator.add_command(policies)
+operator.add_command(di_task)
