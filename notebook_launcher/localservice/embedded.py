@@ -228,6 +228,13 @@ class EmbeddedService:
             raise EmbeddedServiceError("the service has not been started")
         return self._info
 
+    @property
+    def signer(self) -> oci.signer.Signer:
+        """An API-key request signer (a `requests` auth) for raw HTTP calls."""
+        if self._signer is None:
+            raise EmbeddedServiceError("the service has not been started")
+        return self._signer
+
     def object_path(self, namespace: str, bucket: str, name: str) -> Path:
         """Where an object of the local Object Storage lives on disk."""
         return self.data_dir.joinpath("objectstorage", namespace, bucket, *name.split("/"))

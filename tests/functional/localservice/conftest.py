@@ -83,11 +83,22 @@ def create_script_job(
     return str(job.id)
 
 
-def start_run(client: Any, project_id: str, compartment_id: str, job_id: str, **kwargs: Any) -> Any:
-    details = MODELS.CreateJobRunDetails(
-        project_id=project_id, compartment_id=compartment_id, job_id=job_id, **kwargs
+def start_run(
+    client: Any,
+    project_id: str,
+    compartment_id: str,
+    job_id: str,
+    *,
+    opc_retry_token: str | None = None,
+    **details: Any,
+) -> Any:
+    """CreateJobRun; `details` are CreateJobRunDetails fields."""
+    body = MODELS.CreateJobRunDetails(
+        project_id=project_id, compartment_id=compartment_id, job_id=job_id, **details
     )
-    return client.create_job_run(details).data
+    if opc_retry_token is None:
+        return client.create_job_run(body).data
+    return client.create_job_run(body, opc_retry_token=opc_retry_token).data
 
 
 def wait_for_run(
