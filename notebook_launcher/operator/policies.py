@@ -166,6 +166,8 @@ class Section:
     filename: str
     kind: SectionKind = "statements"
     fallback: bool = False
+    # Optional sections are printed only when their values are given or they are asked for.
+    optional: bool = False
 
 
 SECTIONS: tuple[Section, ...] = (
@@ -180,6 +182,12 @@ SECTIONS: tuple[Section, ...] = (
         kind="matching-rules",
     ),
     Section("job-runs", "The job runs (dynamic group {dynamic_group})", "job-runs.template"),
+    Section(
+        "conda-packs",
+        "Published conda packs for the job runs (dynamic group {dynamic_group})",
+        "conda-packs.template",
+        optional=True,
+    ),
     Section("subnet", "Custom subnet for job runs", "subnet.template"),
     Section(
         "fallback",
@@ -190,7 +198,7 @@ SECTIONS: tuple[Section, ...] = (
 )
 SECTION_NAMES: tuple[str, ...] = tuple(s.name for s in SECTIONS)
 # With --fallback, the fallback template stands in for these narrow sections.
-REPLACED_BY_FALLBACK = frozenset({"function", "workspace", "job-runs"})
+REPLACED_BY_FALLBACK = frozenset({"function", "workspace", "job-runs", "conda-packs"})
 
 
 @dataclass(frozen=True)
@@ -340,9 +348,12 @@ def render(
     filled.update({k: v for k, v in values.items() if v is not None})
     check_values(filled)
 
-    templates = [
-        load_template(s, templates_dir) for s in select_sections(fallback=fallback, only=only)
-    ]
+    templates = []
+    for section in select_sections(fallback=fallback, only=only):
+        template = load_template(section, templates_dir)
+        if section.optional and only is None and not template.placeholders <= set(filled):
+            continue
+        templates.append(template)
     missing: dict[str, list[str]] = {}
     for template in templates:
         for entry in template.entries:

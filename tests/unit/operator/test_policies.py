@@ -30,6 +30,23 @@ VALUES = {
     "log_group_id": LOG_GROUP_ID,
 }
 
+BRIEF_ARGS = [
+    "--compartment",
+    "notebooks-prod",
+    "--compartment-id",
+    COMPARTMENT_ID,
+    "--function-id",
+    FUNCTION_ID,
+    "--workspace-id",
+    WORKSPACE_ID,
+    "--output-bucket",
+    "nb-output",
+    "--notebook-bucket",
+    "nb-source",
+    "--log-group-id",
+    LOG_GROUP_ID,
+]
+
 CLI_ARGS = [
     "--compartment",
     "notebooks-prod",
@@ -112,7 +129,14 @@ def test_every_rendered_line_parses_and_uses_documented_vocabulary(fallback: boo
 
 def test_narrow_sections_are_the_default_and_name_every_principal() -> None:
     sections = _by_name(p.render(VALUES))
-    assert list(sections) == ["function", "workspace", "dynamic-group", "job-runs", "subnet"]
+    assert list(sections) == [
+        "function",
+        "workspace",
+        "dynamic-group",
+        "job-runs",
+        "conda-packs",
+        "subnet",
+    ]
 
     for rendered in sections["function"].statements:
         statement = _parse(rendered.text)
@@ -191,8 +215,17 @@ def test_job_runs_write_only_their_bucket_and_log() -> None:
     assert permissions == {"OBJECT_CREATE", "OBJECT_OVERWRITE"}
     [log] = [s for s in statements if s["resources"]["values"] == ["log-content"]]
     assert _conditions(log) == {"target.loggroup.id": LOG_GROUP_ID}
-    [conda] = [s for s in statements if s["actions"]["values"] == ["read"]]
+    assert len(statements) == 2
+    [conda] = [_parse(s.text) for s in _by_name(p.render(VALUES))["conda-packs"].statements]
+    assert conda["actions"]["values"] == ["read"] and conda["resources"]["values"] == ["objects"]
     assert _conditions(conda) == {"target.bucket.name": "conda-packs"}
+
+
+def test_conda_packs_section_is_printed_only_when_its_bucket_is_given() -> None:
+    values = {k: v for k, v in VALUES.items() if k != "conda_bucket"}
+    assert "conda-packs" not in _by_name(p.render(values))
+    with pytest.raises(p.MissingPlaceholderError, match="--conda-bucket"):
+        p.render(values, only=["conda-packs"])
 
 
 def test_family_level_types_appear_only_in_the_fallback() -> None:
@@ -204,7 +237,7 @@ def test_family_level_types_appear_only_in_the_fallback() -> None:
             assert _parse(rendered.text)["resources"]["values"][0] not in FAMILIES
 
     fallback = _by_name(p.render(VALUES, fallback=True))
-    assert list(fallback) == ["dynamic-group", "subnet", "fallback"]
+    assert list(fallback) == ["dynamic-group", "subnet", "fallback"]  # conda packs included
     for rendered in fallback["fallback"].statements:
         assert _parse(rendered.text)["resources"]["values"][0] in FAMILIES
         assert rendered.comment  # every broad grant is explained
@@ -366,6 +399,13 @@ def test_cli_prints_sections_with_headings() -> None:
     assert headings == [f"# {s.title}" for s in p.render(VALUES)]
     statements = [line for line in lines if line and not line.startswith("#")]
     assert statements == [s.text for section in p.render(VALUES) for s in section.statements]
+
+
+def test_cli_needs_no_conda_bucket() -> None:
+    result = CliRunner().invoke(policies_command, BRIEF_ARGS)
+    assert result.exit_code == 0, result.output
+    assert "conda" not in result.output.lower()
+    assert "target.bucket.name='nb-output'" in result.output
 
 
 def test_cli_refuses_an_unfilled_placeholder_naming_the_option() -> None:
