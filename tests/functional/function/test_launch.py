@@ -45,7 +45,8 @@ def test_launch_runs_to_succeeded_with_typed_parameters(fn: FunctionUnderTest) -
     injected = [
         c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])
     ]
-    shown = "".join(o.get("text", "") for o in injected[0]["outputs"])
+    texts = [o.get("text", "") for o in injected[0]["outputs"]]
+    shown = "".join("".join(t) if isinstance(t, list) else t for t in texts)
     assert "count = 7" in shown and "enabled = True" in shown
 
 
