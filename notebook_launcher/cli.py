@@ -14,6 +14,7 @@ import click
 _COMMANDS: dict[str, str] = {
     "serve": "notebook_launcher.localservice.cli:serve",
     "policies": "notebook_launcher.operator.cli:policies",
+    "di-task": "notebook_launcher.operator.cli:di_task",
 }
 
 

@@ -189,8 +189,19 @@ def test_function_gets_exactly_what_it_needs() -> None:
         for s in statements
         if s["actions"]["values"] == ["manage"]
     }
-    # manage is held down to one permission, one log group
-    assert manage["data-science-jobs"]["request.permission"] == "DATA_SCIENCE_JOB_CREATE"
+    # manage is held down to named permissions, one log group; jobs: create, and delete so
+    # that a job whose artifact upload failed is not left behind half-made
+    [jobs] = [
+        s
+        for s in statements
+        if s["actions"]["values"] == ["manage"]
+        and s["resources"]["values"] == ["data-science-jobs"]
+    ]
+    assert {
+        c["rhs"]["value"]
+        for c in _clauses(jobs.get("conditions"))
+        if c["lhs"] == "request.permission"
+    } == {"DATA_SCIENCE_JOB_CREATE", "DATA_SCIENCE_JOB_DELETE"}
     assert manage["data-science-job-runs"]["request.permission"] == "DATA_SCIENCE_JOB_RUN_CREATE"
     assert manage["log-groups"]["target.loggroup.id"] == LOG_GROUP_ID
     [objects] = [s for s in statements if s["resources"]["values"] == ["objects"]]
