@@ -19,8 +19,6 @@ from typing import Any
 from notebook_launcher.function.job_spec import DIGEST_TAG, LAUNCHER_TAG, JobSpec
 from notebook_launcher.function.request import OCI_URI_RE
 
-DEFAULT_SERVICE_CONDA = "generalml_p311_cpu_x86_64_v1"
-
 
 def build_job(spec: JobSpec, notebook_path: str, auth: Mapping[str, Any] | None = None) -> Any:
     """The ADS Job for spec, its notebook at notebook_path. Touches no network."""
@@ -49,7 +47,7 @@ def build_job(spec: JobSpec, notebook_path: str, auth: Mapping[str, Any] | None 
         .with_output(spec.output_uri)
         .with_freeform_tag(**{DIGEST_TAG: spec.digest(), LAUNCHER_TAG: "job"})
     )
-    conda = spec.conda_env or DEFAULT_SERVICE_CONDA
+    conda = spec.conda_env
     if OCI_URI_RE.match(conda):
         runtime = runtime.with_custom_conda(conda)
     else:

@@ -38,7 +38,7 @@ class JobSpec:
     memory_in_gbs: float | None
     subnet_id: str | None
     block_storage_gbs: int
-    conda_env: str | None
+    conda_env: str
     exclude_tags: tuple[str, ...]
     notebook_file_name: str
     notebook_sha256: str = field(default="")

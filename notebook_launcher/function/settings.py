@@ -25,7 +25,8 @@ KEYS: dict[str, str] = {
     "NL_MEMORY_IN_GBS": "Default memory in GB for Flex shapes (default 16).",
     "NL_BLOCK_STORAGE_GBS": "Default block storage in GB (default 50).",
     "NL_SUBNET_ID": "Default subnet OCID (unset: the service's default networking).",
-    "NL_CONDA_ENV": "Default conda environment: a service slug or a published pack's oci:// URI.",
+    "NL_CONDA_ENV": "Default conda environment: a service slug or a published pack's oci:// URI "
+    "(default generalml_p311_cpu_x86_64_v1).",
     "NL_MAX_RUNTIME_MINUTES": "Default maximum runtime of a run in minutes (unset: no limit).",
     "NL_ALLOW_LOCAL_NOTEBOOKS": "true: noteBook may be a local path (local use only).",
     "NL_ALLOW_HTTP": "true: plain http:// notebook URLs are allowed.",
@@ -59,7 +60,7 @@ class Settings:
     memory_in_gbs: float = 16
     block_storage_gbs: int = 50
     subnet_id: str | None = None
-    conda_env: str | None = None
+    conda_env: str = "generalml_p311_cpu_x86_64_v1"
     max_runtime_minutes: int | None = None
     allow_local_notebooks: bool = False
     allow_http: bool = False
@@ -113,7 +114,7 @@ class Settings:
             "memory_in_gbs": number("NL_MEMORY_IN_GBS", float) or defaults.memory_in_gbs,
             "block_storage_gbs": number("NL_BLOCK_STORAGE_GBS", int) or defaults.block_storage_gbs,
             "subnet_id": text("NL_SUBNET_ID"),
-            "conda_env": text("NL_CONDA_ENV"),
+            "conda_env": text("NL_CONDA_ENV") or defaults.conda_env,
             "max_runtime_minutes": number("NL_MAX_RUNTIME_MINUTES", int),
             "allow_local_notebooks": flag("NL_ALLOW_LOCAL_NOTEBOOKS"),
             "allow_http": flag("NL_ALLOW_HTTP"),
