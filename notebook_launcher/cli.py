@@ -14,6 +14,14 @@ import click
 _COMMANDS: dict[str, str] = {
     "serve": "notebook_launcher.localservice.cli:serve",
     "policies": "notebook_launcher.operator.cli:policies",
+    "invoke": "notebook_launcher.console.invoke:invoke",
+    "dry-run": "notebook_launcher.console.invoke:dry_run",
+    "wait": "notebook_launcher.console.runs:wait",
+    "status": "notebook_launcher.console.runs:status",
+    "cancel": "notebook_launcher.console.runs:cancel",
+    "logs": "notebook_launcher.console.runs:logs",
+    "runs": "notebook_launcher.console.runs:runs",
+    "demo": "notebook_launcher.console.demo:demo",
     "di-task": "notebook_launcher.operator.cli:di_task",
 }
 
