@@ -86,7 +86,8 @@ def list_response(result: ListResult) -> JSONResponse:
 
 
 class RequestIdMiddleware:
-    """Echoes `opc-request-id` (or makes one) on every response."""
+    """Echoes `opc-request-id` (or makes one) and `opc-client-request-id` on every response,
+    and answers an unexpected exception with OCI's 500 JSON instead of a bare error."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -95,8 +96,10 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"opc-request-id", b"").decode("latin-1")
+        request_headers = dict(scope["headers"])
+        incoming = request_headers.get(b"opc-request-id", b"").decode("latin-1")
         request_id = incoming or f"{uuid.uuid4().hex.upper()}/{uuid.uuid4().hex.upper()}"
+        client_request_id = request_headers.get(b"opc-client-request-id")  # Object Storage's
         scope.setdefault("state", {})["opc_request_id"] = request_id
 
         started = False
@@ -107,6 +110,8 @@ class RequestIdMiddleware:
                 started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"opc-request-id", request_id.encode("latin-1")))
+                if client_request_id:
+                    headers.append((b"opc-client-request-id", client_request_id))
                 message = {**message, "headers": headers}
             await send(message)
 

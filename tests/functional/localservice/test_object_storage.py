@@ -13,7 +13,10 @@ def test_namespace_put_get_head_round_trip(local_service: EmbeddedService) -> No
     namespace = client.get_namespace().data
     assert namespace == local_service.namespace
 
-    put = client.put_object(namespace, "bucket-a", "dir/sub/file.txt", b"payload\n")
+    put = client.put_object(
+        namespace, "bucket-a", "dir/sub/file.txt", b"payload\n", opc_client_request_id="mine-1"
+    )
+    assert put.headers["opc-client-request-id"] == "mine-1"
     assert put.headers["etag"]
     assert put.headers["opc-content-md5"]
 
