@@ -1,0 +1,148 @@
+"""invoke → wait → status / logs / runs, failures, cancel and timeouts, dry runs, end to end
+on the session's local service with real notebooks executing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from notebook_launcher.cli import main
+from notebook_launcher.console.errors import ExitCode
+from notebook_launcher.localservice.embedded import EmbeddedService
+from tests.functional.console.conftest import Cli, launch
+
+
+def outcome_rows(stdout: str) -> dict[str, str]:
+    """The `label  value` lines `wait` prints after the state line."""
+    return {line[:14].strip(): line[14:] for line in stdout.splitlines()[1:]}
+
+
+def test_invoke_wait_status_logs_and_runs(cli: Cli, notebooks: Path) -> None:
+    answer = launch(cli, "--notebook", str(notebooks / "hello.ipynb"), "--param", "n=1")
+    run_id = answer["id"]
+    assert run_id.startswith("ocid1.datasciencejobrun.") and answer["lifecycleState"] == "ACCEPTED"
+
+    waited = cli("wait", run_id, "--interval", "0.2", "--timeout", "60")
+    assert waited.exit_code == 0, waited.output
+    assert waited.stdout.startswith("SUCCEEDED")
+    assert f"following {run_id}" in waited.stderr
+    assert "  | hello from the notebook" in waited.stderr
+    rows = outcome_rows(waited.stdout)
+    assert rows["run"] == run_id
+    assert rows["output folder"] == answer["outputUri"]
+    on_disk = Path(rows["on disk"])
+    assert (on_disk / "result.txt").read_text() == "answer=42\n"
+    executed = json.loads(Path(rows["notebook file"]).read_text())
+    assert executed["cells"] and Path(rows["notebook file"]).parent == on_disk
+
+    status = cli("status", run_id)
+    assert status.exit_code == 0
+    brief = json.loads(status.stdout)
+    assert brief["lifecycleState"] == "SUCCEEDED"
+    assert brief["outputUri"] == answer["outputUri"]
+    assert brief["outputPath"] == str(on_disk)
+
+    logs = cli("logs", run_id)
+    assert logs.exit_code == 0 and "hello from the notebook" in logs.stdout
+
+    listed = cli("runs", "--job-id", answer["jobId"], "--state", "succeeded")
+    assert listed.exit_code == 0
+    row = next(line for line in listed.stdout.splitlines() if run_id in line)
+    assert "SUCCEEDED" in row
+
+
+def test_a_failed_run_makes_wait_exit_1(cli: Cli, notebooks: Path) -> None:
+    run_id = launch(cli, "--notebook", str(notebooks / "fails.ipynb"))["id"]
+    waited = cli("wait", run_id, "--interval", "0.2", "--timeout", "60")
+    assert waited.exit_code == ExitCode.FAILED
+    assert waited.stdout.startswith("FAILED")
+    assert "  | before the failure" in waited.stderr
+    followed = cli("logs", run_id, "--follow")
+    assert followed.exit_code == 0
+    assert "the notebook failed on purpose" in followed.stdout
+    assert "never printed" not in followed.stdout
+    assert f"{run_id} ended FAILED" in followed.stderr
+
+
+def test_timeout_then_cancel_then_wait(cli: Cli, notebooks: Path) -> None:
+    run_id = launch(cli, "--notebook", str(notebooks / "sleeps.ipynb"))["id"]
+    timed_out = cli("wait", run_id, "--interval", "0.2", "--timeout", "1")
+    assert timed_out.exit_code == ExitCode.TIMEOUT
+    assert "after 1 s; it keeps running" in timed_out.stderr
+    assert timed_out.stdout == ""
+
+    canceled = cli("cancel", run_id)
+    assert canceled.exit_code == 0, canceled.output
+    assert json.loads(canceled.stdout)["lifecycleState"] in ("CANCELING", "CANCELED")
+
+    waited = cli("wait", run_id, "--interval", "0.2", "--timeout", "60")
+    assert waited.exit_code == ExitCode.FAILED
+    assert waited.stdout.startswith("CANCELED")
+
+    again = cli("cancel", run_id)
+    assert again.exit_code == ExitCode.FAILED
+    assert "has already ended (CANCELED)" in again.stderr
+    assert again.stdout == ""
+
+
+def test_an_error_answer_is_json_on_stdout_and_exit_1(cli: Cli, tmp_path: Path) -> None:
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"noteBook": "missing.ipynb", "jobNmae": "typo"}))
+    result = cli("invoke", str(request), "--shape", "not a shape")
+    assert result.exit_code == ExitCode.FAILED
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "InvalidRequest"
+    assert {d["field"] for d in error["details"]} == {"jobNmae", "shape"}
+    assert "Error: the function answered 400 InvalidRequest" in result.stderr
+
+
+def test_a_missing_local_notebook_is_an_error_answer(cli: Cli, tmp_path: Path) -> None:
+    result = cli("invoke", "--notebook", str(tmp_path / "absent.ipynb"))
+    assert result.exit_code == ExitCode.FAILED
+    assert json.loads(result.stdout)["error"]["code"] == "NotebookFetchFailed"
+
+
+def test_dry_run_prints_the_ads_job_as_yaml_and_creates_nothing(
+    cli: Cli, service: EmbeddedService, notebooks: Path
+) -> None:
+    launch(cli, "--notebook", str(notebooks / "hello.ipynb"))  # the tool's project exists
+    service.reset_stats()
+    result = cli("dry-run", "--notebook", str(notebooks / "hello.ipynb"), "--param", "n=2")
+    assert result.exit_code == 0, result.output
+    job = yaml.safe_load(result.stdout)
+    assert job["kind"] == "job"
+    assert job["spec"]["runtime"]["type"] == "notebook"
+    assert job["spec"]["runtime"]["spec"]["notebookPathURI"] == "hello.ipynb"
+    assert job["spec"]["infrastructure"]["type"] == "dataScienceJob"
+    assert "NOTEBOOK_PARAMETERS" in result.stderr
+    stats = service.stats()
+    created = {op: n for op, n in stats.items() if op.startswith("Create") and n}
+    assert created == {}, stats
+
+
+def test_one_project_for_the_tool(cli: Cli, service: EmbeddedService, notebooks: Path) -> None:
+    first = launch(cli, "--notebook", str(notebooks / "hello.ipynb"))
+    second = launch(cli, "--notebook", str(notebooks / "hello.ipynb"))
+    client = service.datascience_client()
+    projects = client.list_projects(
+        compartment_id=service.tenancy_id, display_name="notebook-launcher"
+    ).data
+    assert len(projects) == 1
+    runs = [client.get_job_run(a["id"]).data for a in (first, second)]
+    assert {r.project_id for r in runs} == {projects[0].id}
+
+
+def test_a_service_named_by_endpoint_is_signed_for_with_the_data_dirs_config(
+    cli: Cli, service: EmbeddedService, notebooks: Path, tmp_path: Path
+) -> None:
+    run_id = launch(cli, "--notebook", str(notebooks / "hello.ipynb"))["id"]
+    elsewhere = tmp_path / "ds"
+    (elsewhere / "oci").mkdir(parents=True)
+    (elsewhere / "oci" / "config").write_text(service.config_file.read_text())
+    args = ["status", run_id, "--endpoint", service.endpoint, "--data-dir", str(elsewhere)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["id"] == run_id
