@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -44,7 +43,7 @@ from notebook_launcher.localservice.identity import (
     Principal,
     SignatureVerifier,
 )
-from notebook_launcher.localservice.objectstorage import ObjectStore
+from notebook_launcher.localservice.objectstorage import ObjectInfo, ObjectStore
 from notebook_launcher.localservice.store import Record
 
 logger = logging.getLogger(__name__)
@@ -364,7 +363,7 @@ def create_app(components: ServiceComponents) -> Starlette:
             },
         )
 
-    def object_headers(request: Request) -> tuple[Any, dict[str, str]]:
+    def object_headers(request: Request) -> tuple[ObjectInfo, dict[str, str]]:
         info = components.objects.head(*object_address(request))
         return info, {
             "etag": info.etag,

@@ -572,27 +572,25 @@ class DataScience:
             if record is None:
                 raise NotFoundError()
             _check_etag(record, if_match)
-            # A run still waiting for a slot never started: it is canceled at once.
-            if lifecycle.transition_in(
-                tx,
-                run_id,
-                (lifecycle.ACCEPTED,),
-                lifecycle.CANCELED,
-                details=lifecycle.CANCELED_DETAILS,
-                finished=True,
-            ) is None and (
-                lifecycle.transition_in(
-                    tx,
-                    run_id,
-                    (lifecycle.IN_PROGRESS, lifecycle.NEEDS_ATTENTION),
-                    lifecycle.CANCELING,
-                )
-                is None
-            ):
+            if record.state == lifecycle.ACCEPTED:
+                # Still waiting for a slot, never started: canceled at once.
+                target, details = lifecycle.CANCELED, lifecycle.CANCELED_DETAILS
+            elif record.state in (lifecycle.IN_PROGRESS, lifecycle.NEEDS_ATTENTION):
+                # The executor stops the process tree, then moves it to CANCELED.
+                target, details = lifecycle.CANCELING, None
+            else:
                 raise IncorrectStateError(
                     f"The job run is {record.state}; only an ACCEPTED or IN_PROGRESS job run"
                     " can be canceled."
                 )
+            lifecycle.transition_in(
+                tx,
+                run_id,
+                (record.state,),
+                target,
+                details=details,
+                finished=target == lifecycle.CANCELED,
+            )
         self._scheduler.cancel(run_id)
 
     def delete_job_run(self, run_id: str, if_match: str | None) -> None:

@@ -61,7 +61,7 @@ class ExecutorSettings:
 
 
 class _Active:
-    """A run a worker is executing: its wake-up event and why it was woken."""
+    """A run a worker is executing; `wake` interrupts its wait (cancel or shutdown)."""
 
     def __init__(self) -> None:
         self.wake = threading.Event()
