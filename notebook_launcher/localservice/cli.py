@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from notebook_launcher.localservice.server import ServiceSettings
+from notebook_launcher.localservice.server import DataDirInUseError, ServiceSettings
 from notebook_launcher.localservice.server import serve as run_service
 
 
@@ -69,4 +69,7 @@ def serve(
         fault_injection=fault_injection,
         runtime_minute_seconds=runtime_minute_seconds,
     )
-    run_service(settings, announce=lambda text: click.echo(text, nl=False))
+    try:
+        run_service(settings, announce=lambda text: click.echo(text, nl=False))
+    except (DataDirInUseError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -99,7 +99,6 @@ class EmbeddedService:
             raise EmbeddedServiceError("the service is already running")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         service_file = self.data_dir / SERVICE_FILE
-        service_file.unlink(missing_ok=True)  # left by a killed predecessor
         env = {
             key: value
             for key, value in os.environ.items()
@@ -123,7 +122,7 @@ class EmbeddedService:
                 raise EmbeddedServiceError(
                     f"the service exited with code {self._process.returncode}:\n{self._log_tail()}"
                 )
-            info = _read_json(service_file)
+            info = _read_json(service_file)  # one left by a killed predecessor has its pid
             if info is not None and info.get("pid") == self._process.pid:
                 self._info = info
                 self._identity = ensure_identity(self.data_dir)

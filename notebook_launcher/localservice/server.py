@@ -9,6 +9,7 @@ runs in progress (they fail: the service stopped during the run).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -110,6 +111,7 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
     """Run the service until SIGINT/SIGTERM."""
     data_dir = settings.data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock_data_dir(data_dir)
     identity = ensure_identity(data_dir)
     sock = _bind(settings.host, settings.port)
     port = int(sock.getsockname()[1])
@@ -172,7 +174,24 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
         sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        os.close(lock)
         logger.info("service on %s stopped", endpoint)
+
+
+class DataDirInUseError(RuntimeError):
+    """Another service process is already serving the data dir."""
+
+
+def _lock_data_dir(data_dir: Path) -> int:
+    """Hold an exclusive lock on the data dir for the life of the process (the OS drops it
+    even on kill -9), so two services never run the same runs."""
+    fd = os.open(data_dir / "service.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataDirInUseError(f"another local service is already serving {data_dir}") from None
+    return fd
 
 
 def _quiet_stop_signals() -> dict[int, Any]:

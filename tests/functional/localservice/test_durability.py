@@ -250,3 +250,14 @@ def test_service_json_describes_the_running_service(private_service: EmbeddedSer
     config = oci.config.from_file(info["configFile"])
     oci.config.validate_config(config)
     assert info["endpoint"].startswith("http://127.0.0.1:")
+
+
+def test_a_second_service_on_the_same_data_dir_is_refused(
+    private_service: EmbeddedService,
+) -> None:
+    intruder = EmbeddedService(private_service.data_dir)
+    with pytest.raises(EmbeddedServiceError, match="already serving"):
+        intruder.start(timeout=20)
+    info = json.loads((private_service.data_dir / "service.json").read_text())
+    assert info["pid"] == private_service.pid
+    assert private_service.datascience_client().list_jobs(private_service.tenancy_id).status == 200
