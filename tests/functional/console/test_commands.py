@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -14,29 +15,40 @@ from notebook_launcher.console.errors import ExitCode
 from notebook_launcher.localservice.embedded import EmbeddedService
 from tests.functional.console.conftest import Cli, launch
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
 
 def outcome_rows(stdout: str) -> dict[str, str]:
     """The `label  value` lines `wait` prints after the state line."""
     return {line[:14].strip(): line[14:] for line in stdout.splitlines()[1:]}
 
 
-def test_invoke_wait_status_logs_and_runs(cli: Cli, notebooks: Path) -> None:
-    answer = launch(cli, "--notebook", str(notebooks / "hello.ipynb"), "--param", "n=1")
+def test_invoke_wait_status_logs_runs_and_dry_run_as_the_readme_shows_them(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README "Command-line tool", as written: examples/launch.json's noteBook is relative to
+    the repository root, where the commands run."""
+    monkeypatch.chdir(REPO_ROOT)
+    invoked = cli("invoke", "examples/launch.json")
+    assert invoked.exit_code == 0, invoked.output
+    answer = json.loads(invoked.stdout)  # stdout holds the answer and nothing else
     run_id = answer["id"]
     assert run_id.startswith("ocid1.datasciencejobrun.") and answer["lifecycleState"] == "ACCEPTED"
+    assert f"wait {run_id}" in invoked.stderr
 
     waited = cli("wait", run_id, "--interval", "0.2", "--timeout", "60")
     assert waited.exit_code == 0, waited.output
     assert waited.stdout.startswith("SUCCEEDED")
     assert f"following {run_id}" in waited.stderr
-    assert "  | hello from the notebook" in waited.stderr
+    assert "  | region = 'apac'" in waited.stderr
     rows = outcome_rows(waited.stdout)
     assert rows["run"] == run_id
     assert rows["output folder"] == answer["outputUri"]
     on_disk = Path(rows["on disk"])
-    assert (on_disk / "result.txt").read_text() == "answer=42\n"
-    executed = json.loads(Path(rows["notebook file"]).read_text())
-    assert executed["cells"] and Path(rows["notebook file"]).parent == on_disk
+    summary = json.loads((on_disk / "summary.json").read_text())
+    assert (summary["region"], summary["months"]) == ("apac", 6)
+    assert Path(rows["notebook file"]) == on_disk / "sales-report.ipynb"
+    assert json.loads(Path(rows["notebook file"]).read_text())["cells"]
 
     status = cli("status", run_id)
     assert status.exit_code == 0
@@ -45,13 +57,19 @@ def test_invoke_wait_status_logs_and_runs(cli: Cli, notebooks: Path) -> None:
     assert brief["outputUri"] == answer["outputUri"]
     assert brief["outputPath"] == str(on_disk)
 
-    logs = cli("logs", run_id)
-    assert logs.exit_code == 0 and "hello from the notebook" in logs.stdout
+    followed = cli("logs", run_id, "--follow")
+    assert followed.exit_code == 0 and '"region": "apac"' in followed.stdout
 
+    assert run_id in cli("runs").stdout
     listed = cli("runs", "--job-id", answer["jobId"], "--state", "succeeded")
     assert listed.exit_code == 0
-    row = next(line for line in listed.stdout.splitlines() if run_id in line)
-    assert "SUCCEEDED" in row
+    assert "SUCCEEDED" in next(line for line in listed.stdout.splitlines() if run_id in line)
+    assert run_id not in cli("runs", "--state", "failed").stdout
+
+    dry = cli("dry-run", "examples/launch.json")
+    assert dry.exit_code == 0, dry.output
+    runtime = yaml.safe_load(dry.stdout)["spec"]["runtime"]
+    assert runtime["spec"]["notebookPathURI"] == "sales-report.ipynb"
 
 
 def test_a_failed_run_makes_wait_exit_1(cli: Cli, notebooks: Path) -> None:
