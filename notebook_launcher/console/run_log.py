@@ -81,7 +81,7 @@ class LocalRunLog:
 class OciRunLog:
     """The OCI Logging log of one run, searched from where the previous read stopped."""
 
-    def __init__(self, target: OciTarget, run: Any) -> None:
+    def __init__(self, target: OciTarget, run: Any, client: Any = None) -> None:
         self.target = target
         self.run = run
         self.note: str | None = None
@@ -93,7 +93,7 @@ class OciRunLog:
         accepted = run.time_accepted or dt.datetime.now(dt.UTC)
         self.since: dt.datetime = accepted - dt.timedelta(minutes=1)
         self.seen: set[str] = set()
-        self._client: Any = None
+        self._client = client  # a LogSearchClient, made on first use
 
     def read_new(self) -> str:
         import oci

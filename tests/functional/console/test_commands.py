@@ -4,6 +4,10 @@ on the session's local service with real notebooks executing."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,12 +89,43 @@ def test_a_failed_run_makes_wait_exit_1(cli: Cli, notebooks: Path) -> None:
     assert f"{run_id} ended FAILED" in followed.stderr
 
 
-def test_timeout_then_cancel_then_wait(cli: Cli, notebooks: Path) -> None:
+def interrupt_wait(service: EmbeddedService, run_id: str) -> subprocess.CompletedProcess[str]:
+    """`wait` as a process, sent Ctrl-C (SIGINT) once it follows the run."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    command = [sys.executable, "-m", "notebook_launcher", "wait", run_id]
+    command += ["--data-dir", str(service.data_dir), "--interval", "0.2"]
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert process.stderr is not None
+        first = process.stderr.readline()
+        assert first.startswith("following"), first
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return subprocess.CompletedProcess(command, process.returncode, stdout, first + stderr)
+
+
+def test_timeout_interrupt_cancel_then_wait(
+    cli: Cli, service: EmbeddedService, notebooks: Path
+) -> None:
     run_id = launch(cli, "--notebook", str(notebooks / "sleeps.ipynb"))["id"]
     timed_out = cli("wait", run_id, "--interval", "0.2", "--timeout", "1")
     assert timed_out.exit_code == ExitCode.TIMEOUT
     assert "after 1 s; it keeps running" in timed_out.stderr
     assert timed_out.stdout == ""
+
+    interrupted = interrupt_wait(service, run_id)
+    assert interrupted.returncode == ExitCode.INTERRUPTED, interrupted.stderr
+    assert f"stopped following {run_id}; the run goes on" in interrupted.stderr
 
     canceled = cli("cancel", run_id)
     assert canceled.exit_code == 0, canceled.output
