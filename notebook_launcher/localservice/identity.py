@@ -158,15 +158,15 @@ def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
         raise
 
 
-def _ensure_private_key(path: Path) -> rsa.RSAPrivateKey:
-    """Load the RSA key at path, creating it (mode 0600) when absent."""
+def _ensure_private_key(path: Path, label: bytes = b"") -> rsa.RSAPrivateKey:
+    """Load the RSA key at path, creating it (mode 0600) when absent; `label` follows the PEM."""
     if path.exists():
         key = _load_private_key(path)
         if path.stat().st_mode & 0o077:
             path.chmod(0o600)
         return key
     key = _generate_key()
-    _write_atomic(path, _private_pem(key))
+    _write_atomic(path, _private_pem(key) + label)
     logger.info("Created RSA key %s", path)
     return key
 
@@ -229,7 +229,8 @@ def ensure_identity(data_dir: Path) -> LocalIdentity:
             }
             logger.info("Creating local OCI identity in %s", oci_dir)
         key_file = oci_dir / "oci_api_key.pem"
-        api_key = _ensure_private_key(key_file)
+        # The label line marks an OCI API key file (the oci CLI warns without it).
+        api_key = _ensure_private_key(key_file, label=b"OCI_API_KEY\n")
         _ensure_private_key(oci_dir / "rpst_signing_key.pem")
         identity = LocalIdentity(
             data_dir=data_dir,
