@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -126,6 +127,8 @@ def header_lines(meta: dict[str, Any]) -> list[str]:
         f"Load average (1, 5, 15 min) at start {meta['loadAverageStart']}, "
         f"at end {meta.get('loadAverageEnd')}",
     ]
+    for error in meta.get("errors") or []:
+        lines.append(f"ERROR: {error}")
     if meta.get("uncommittedOutsideBench"):
         lines.append(f"Uncommitted changes in the work tree: {meta['uncommittedOutsideBench']}")
     return lines
@@ -178,35 +181,43 @@ def main(argv: list[str] | None = None) -> int:
 
     launch: LaunchResults | None = None
     service: ServiceResults | None = None
+    errors: list[str] = []
     work_dir = Path(tempfile.mkdtemp(prefix="nl-bench-"))
     try:
         if args.only in (None, "launch"):
             section = time.monotonic()
-            launch = run_launch_benchmark(
-                work_dir, plan.cold_runs, plan.warm_runs, progress=progress
-            )
+            try:
+                launch = run_launch_benchmark(
+                    work_dir, plan.cold_runs, plan.warm_runs, progress=progress
+                )
+            except Exception as exc:
+                console.print_exception()
+                errors.append(f"launch section failed: {type(exc).__name__}: {exc}")
             meta["launchSeconds"] = round(time.monotonic() - section, 1)
         if args.only in (None, "service"):
             section = time.monotonic()
-            service = run_service_benchmark(
-                work_dir,
-                runs=plan.service_runs,
-                concurrent=plan.concurrent,
-                concurrency=plan.concurrency,
-                poll_seconds=plan.poll_seconds,
-                poll_rate=plan.poll_rate,
-                poll_threads=plan.poll_threads,
-                progress=progress,
-            )
+            try:
+                service = run_service_benchmark(
+                    work_dir,
+                    runs=plan.service_runs,
+                    concurrent=plan.concurrent,
+                    concurrency=plan.concurrency,
+                    poll_seconds=plan.poll_seconds,
+                    poll_rate=plan.poll_rate,
+                    poll_threads=plan.poll_threads,
+                    progress=progress,
+                )
+            except Exception as exc:
+                console.print_exception()
+                errors.append(f"service section failed: {type(exc).__name__}: {exc}")
             meta["serviceSeconds"] = round(time.monotonic() - section, 1)
     finally:
         if args.keep:
             console.log(f"scratch folder kept: {work_dir}")
         else:
-            import shutil
-
             shutil.rmtree(work_dir, ignore_errors=True)
 
+    meta["errors"] = errors
     meta["elapsedSeconds"] = round(time.monotonic() - started, 1)
     meta["loadAverageEnd"] = [round(x, 2) for x in os.getloadavg()]
     meta["commitEnd"] = _git("rev-parse", "--short", "HEAD")
@@ -215,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     if launch is not None:
         tables += [
             launch_table(launch),
-            ratio_table(launch),
+            ratio_table(launch, service.keepalive if service else None),
             target_table(launch),
             breakdown_table(launch),
         ]
@@ -231,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     write_json(args.out / "latest.json", meta, launch, service)
     print_rich(tables, header_lines(meta))
     console.log(f"wrote {args.out / 'latest.md'}, latest.json" + (", launch.png" if chart else ""))
-    return 0
+    for error in errors:
+        console.log(f"[red]{error}[/red]")
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":
