@@ -64,7 +64,9 @@ def load_auth(settings: Settings, environ: Mapping[str, str] | None = None) -> A
             return Auth(config={"region": signer.region}, signer=signer, kind="resource_principal")
         location = settings.oci_config_file or oci.config.DEFAULT_LOCATION
         config = oci.config.from_file(location, settings.oci_profile)
-        return Auth(config=config, signer=None, kind="api_key")
+        # One signer, so the key file is read once, not again by every client ADS builds.
+        signer = oci.signer.Signer.from_config(config)
+        return Auth(config=config, signer=signer, kind="api_key")
     except Exception as exc:  # noqa: BLE001 - any auth set-up failure is a configuration error
         raise ConfigurationError(
             f"The function cannot authenticate to OCI ({type(exc).__name__}): set up a resource "
