@@ -227,14 +227,18 @@ class Launcher:
                 opc_retry_token=derived_token(key, "artifact", digest, job.id),
             )
         except LauncherError:
-            self._delete_half_made_job(job.id)
+            self._delete_half_made_job(job.id, deadline)
             raise
         return str(job.id)
 
-    def _delete_half_made_job(self, job_id: str) -> None:
+    def _delete_half_made_job(self, job_id: str, deadline: Deadline) -> None:
+        """Delete a job whose upload failed. The clean-up may use half of the margin kept back
+        from the function's deadline, never more: answering in time matters more (a CREATING
+        job is never reused, and a retry with the same key completes it)."""
         ds = self.edge.datascience
+        cleanup = Deadline(deadline.at + self.settings.deadline_margin_seconds / 2)
         try:
-            self.edge.call("DeleteJob", ds, ds.delete_job, Deadline.after(10), job_id=job_id)
+            self.edge.call("DeleteJob", ds, ds.delete_job, cleanup, job_id=job_id)
             logger.info("deleted job %s after its artifact upload failed", job_id)
         except LauncherError as exc:
             logger.warning("could not delete half-made job %s: %s", job_id, exc.message)

@@ -114,7 +114,11 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 def _fetch_url(url: str, settings: Settings) -> bytes:
     deadline = time.monotonic() + settings.fetch_connect_timeout + settings.fetch_read_timeout
     for _ in range(MAX_REDIRECTS + 1):
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port_given = parts.port
+        except ValueError as exc:
+            raise NotebookFetchError(f"noteBook URL is malformed: {exc}.") from None
         scheme = parts.scheme.lower()
         if scheme == "http" and not settings.allow_http:
             raise NotebookFetchError("noteBook must be an https:// URL (plain http is disabled).")
@@ -126,7 +130,7 @@ def _fetch_url(url: str, settings: Settings) -> bytes:
         if not host:
             raise NotebookFetchError("noteBook URL has no host.")
         _check_host(host, settings)
-        port = parts.port or (443 if scheme == "https" else 80)
+        port = port_given or (443 if scheme == "https" else 80)
         address = _resolve_checked(host, port, settings)
         conn_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
         conn = conn_class(host, port, address, settings.fetch_connect_timeout)
@@ -220,7 +224,7 @@ def fetch_notebook(
         name = path
     elif lowered.startswith(("https://", "http://")):
         content = _fetch_url(location, settings)
-        name = urlsplit(location).path
+        name = urlsplit(location).path  # parsed (and checked) by _fetch_url already
     elif "://" in location or lowered.startswith("file:"):
         scheme = location.split(":", 1)[0]
         raise NotebookFetchError(
@@ -244,6 +248,8 @@ def fetch_notebook(
             raise NotebookFetchError(
                 f"noteBook local file cannot be read: {exc.strerror}."
             ) from None
+        except ValueError:
+            raise NotebookFetchError("noteBook local path is not a valid path.") from None
         name = path_obj.name
     validate_notebook(content)
     logger.debug("fetched notebook", extra={"bytes": len(content)})

@@ -110,10 +110,18 @@ class LaunchRequest(BaseModel):
     dryRun: bool = False
 
 
+MAX_FIELD_NAME_ECHO = 64
+
+
+def _bounded(name: str) -> str:
+    return name if len(name) <= MAX_FIELD_NAME_ECHO else name[: MAX_FIELD_NAME_ECHO - 1] + "…"
+
+
 def _pydantic_problems(exc: ValidationError) -> list[FieldProblem]:
     problems = []
     for err in exc.errors(include_input=False, include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "(body)"
+        # Names come from the caller: bound each part, so an answer stays small.
+        loc = ".".join(_bounded(str(p)) for p in err["loc"]) or "(body)"
         if err["type"] == "extra_forbidden":
             msg = "unknown field (check its spelling; see the request reference)"
         else:
@@ -276,7 +284,7 @@ def parse_request(body: bytes, settings: Settings) -> LaunchRequest:
         request = LaunchRequest.model_validate(raw)
     except ValidationError as exc:
         problems = _pydantic_problems(exc)
-        bad = {p.field.split(".")[0] for p in problems}
+        bad = {str(err["loc"][0]) for err in exc.errors(include_url=False) if err["loc"]}
         # Validate what is left so that cross-field problems are reported in the same answer.
         try:
             request = LaunchRequest.model_validate({k: v for k, v in raw.items() if k not in bad})
@@ -293,7 +301,7 @@ def parse_request(body: bytes, settings: Settings) -> LaunchRequest:
             p for p in _check_semantics(request, settings) if p.field.split(".")[0] not in reported
         )
     if problems:
-        fields = ", ".join(sorted({p.field for p in problems}))
+        fields = ", ".join(sorted({p.field for p in problems})[:20])
         raise InvalidRequestError(f"The request is invalid ({fields}).", details=problems)
     assert request is not None
     return request
