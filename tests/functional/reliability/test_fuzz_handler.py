@@ -144,14 +144,6 @@ def test_edge_case_bodies(
             raise AssertionError(f"body {body[:80]!r}: {exc}") from None
 
 
-MALFORMED_URL_BUG = (
-    "notebook_fetch._fetch_url calls urllib.parse.urlsplit(url) and parts.port outside any "
-    "try; the ValueError they raise for a port out of range or not a number, an unclosed or "
-    "invalid [IPv6] host, or a netloc that NFKC-normalizes to a URL delimiter escapes as an "
-    "unexpected failure: 500 InternalError (gateway) instead of 400 NotebookFetchFailed."
-)
-
-
 @pytest.mark.parametrize(
     "url",
     [
@@ -163,7 +155,6 @@ MALFORMED_URL_BUG = (
         "https://x\uff03.invalid/n.ipynb",
     ],
 )
-@pytest.mark.xfail(strict=True, reason=MALFORMED_URL_BUG)
 def test_malformed_notebook_urls_are_fetch_errors(
     service: EmbeddedService, guarded: FunctionClient, url: str
 ) -> None:
@@ -172,13 +163,6 @@ def test_malformed_notebook_urls_are_fetch_errors(
     assert answer.error["code"] == "NotebookFetchFailed", answer
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="notebook_fetch.fetch_notebook reads a permitted local path with Path.stat() and "
-    "read_bytes(), catching only OSError; a path holding a NUL raises ValueError ('embedded "
-    "null byte'), answered 500 InternalError instead of 400 NotebookFetchFailed "
-    "(local profile, NL_ALLOW_LOCAL_NOTEBOOKS=true).",
-)
 def test_local_path_with_a_nul_is_a_fetch_error(
     service: EmbeddedService, function: FunctionClient
 ) -> None:
