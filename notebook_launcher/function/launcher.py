@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from notebook_launcher.function.deadline import Deadline
-from notebook_launcher.function.errors import ConflictError, LauncherError
+from notebook_launcher.function.errors import ConflictError, LauncherError, ServiceUnavailableError
 from notebook_launcher.function.job_spec import (
     DIGEST_TAG,
     RUN_OUTPUT_SUFFIX,
@@ -36,6 +37,8 @@ from notebook_launcher.function.settings import Settings
 logger = logging.getLogger(__name__)
 
 TERMINAL_JOB_STATES = {"DELETING", "DELETED", "FAILED"}
+# Worst cold import-and-build of ADS seen on a loaded 2-core machine (make bench: ~3-5 s typical).
+COLD_ADS_SECONDS = 12.0
 
 
 @dataclass
@@ -183,6 +186,13 @@ class Launcher:
     def _create_job(
         self, spec: JobSpec, prepared: bytes, key: str | None, deadline: Deadline
     ) -> str:
+        if "ads" not in sys.modules and deadline.remaining() < COLD_ADS_SECONDS:
+            # Importing ADS cannot be interrupted; don't start what cannot finish in time.
+            raise ServiceUnavailableError(
+                "Not enough time left to create the job (the first creation in a fresh "
+                f"function instance loads ADS, which takes up to {COLD_ADS_SECONDS:.0f} s); "
+                "try again, or raise the function's timeout."
+            )
         from notebook_launcher.function import ads_job
 
         auth = self.edge.auth.client_kwargs()

@@ -70,6 +70,27 @@ def _check_host(host: str, settings: Settings) -> None:
     )
 
 
+NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def _embedded(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[Any]:
+    """The address and every IPv4 address an IPv6 form carries (mapped, compatible, NAT64,
+    6to4, Teredo): each must be public, or ::ffff:127.0.0.1 would pass as public."""
+    found: list[Any] = [address]
+    if isinstance(address, ipaddress.IPv6Address):
+        low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if address.ipv4_mapped:
+            found.append(address.ipv4_mapped)
+        if address in NAT64_PREFIX or (address in IPV4_COMPATIBLE and int(address) > 1):
+            found.append(low32)
+        if address.sixtofour:
+            found.append(address.sixtofour)
+        if address.teredo:
+            found.extend(address.teredo)
+    return found
+
+
 def _resolve_checked(host: str, port: int, settings: Settings) -> str:
     """Resolve host and return one address that passed the guard (all must pass)."""
     try:
@@ -79,9 +100,10 @@ def _resolve_checked(host: str, port: int, settings: Settings) -> str:
     addresses = []
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global and not settings.allow_private_addresses:
+        if (
+            not all(a.is_global for a in _embedded(address))
+            and not settings.allow_private_addresses
+        ):
             raise NotebookFetchError(
                 f"noteBook host {host!r} resolves to a non-public address ({address}); "
                 "internal, loopback, link-local and metadata addresses are refused."
@@ -238,6 +260,8 @@ def fetch_notebook(
             )
         path_obj = Path(location).expanduser()
         try:
+            if not path_obj.is_file():
+                raise NotebookFetchError("noteBook local path is not a regular file.")
             size = path_obj.stat().st_size
             if size > settings.notebook_max_bytes:
                 raise NotebookFetchError(

@@ -111,6 +111,7 @@ class LaunchRequest(BaseModel):
 
 
 MAX_FIELD_NAME_ECHO = 64
+MAX_PROBLEMS = 50  # an answer must stay far below OCI Functions' 6 MB response limit
 
 
 def _bounded(name: str) -> str:
@@ -300,6 +301,12 @@ def parse_request(body: bytes, settings: Settings) -> LaunchRequest:
         problems.extend(
             p for p in _check_semantics(request, settings) if p.field.split(".")[0] not in reported
         )
+    if len(problems) > MAX_PROBLEMS:
+        extra = len(problems) - MAX_PROBLEMS
+        problems = [
+            *problems[:MAX_PROBLEMS],
+            FieldProblem("(body)", f"{extra} more problems not listed; fix the ones above first"),
+        ]
     if problems:
         fields = ", ".join(sorted({p.field for p in problems})[:20])
         raise InvalidRequestError(f"The request is invalid ({fields}).", details=problems)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
 from tests.functional.function.conftest import FunctionUnderTest, count_runs, notebook
+
+
+@pytest.fixture(autouse=True)
+def warm_instance() -> None:
+    """These tests model a warm function instance: ADS is already loaded, so a short deadline
+    is spent on the faults under test, not on the cold import (tested separately below)."""
+    import ads  # noqa: F401
 
 
 def test_resource_principal_path(fn: FunctionUnderTest, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -75,3 +86,34 @@ def test_failed_artifact_upload_leaves_no_half_made_job(fn: FunctionUnderTest) -
     fn.service.clear_faults()
     answer = fn.launch({"noteBook": notebook("typed_params.ipynb"), "jobName": name})
     assert answer["jobReused"] is False
+
+
+def test_cold_instance_with_too_little_time_creates_nothing(
+    fn: FunctionUnderTest, tmp_path: Path
+) -> None:
+    """A fresh process (ADS not loaded) with a short deadline answers 503 at once, before any
+    job is created, instead of starting an ADS import it cannot finish."""
+    fn.service.reset_stats()
+    body = {"noteBook": notebook("typed_params.ipynb"), "jobName": f"c-{uuid.uuid4().hex[:6]}"}
+    script = (
+        "import json, sys, datetime as dt\n"
+        "from notebook_launcher.function.handler import Invocation, invoke\n"
+        "deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=8)).isoformat()\n"
+        "status, answer = invoke(Invocation(sys.argv[1].encode(), {}, json.loads(sys.argv[2]),"
+        " deadline, 'cold'))\n"
+        "print(json.dumps({'status': status, 'answer': answer, 'ads': 'ads' in sys.modules}))\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(body), json.dumps(fn.config)],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=60,
+        check=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["status"] == 503 and "try again" in result["answer"]["error"]["message"]
+    assert result["ads"] is False
+    stats = fn.service.stats()
+    assert not stats.get("CreateJob") and not stats.get("CreateJobArtifact"), stats
