@@ -170,3 +170,29 @@ def test_local_path_only_when_allowed(tmp_path: Path) -> None:
 def test_structure_checked(notebook: dict[str, object]) -> None:
     with pytest.raises(InvalidNotebookError):
         validate_notebook(json.dumps(notebook).encode())
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[::a9fe:a9fe]/nb.ipynb",  # IPv4-compatible 169.254.169.254
+        "https://[64:ff9b::a9fe:a9fe]/nb.ipynb",  # NAT64 of the metadata address
+        "https://[2002:7f00:1::1]/nb.ipynb",  # 6to4 of 127.0.0.1
+    ],
+)
+def test_ipv4_carried_in_ipv6_is_checked(url: str) -> None:
+    with pytest.raises(NotebookFetchError, match="non-public"):
+        fetch_notebook(url, Settings(), None)
+
+
+@pytest.mark.parametrize("path", ["/dev/zero", "/tmp"])
+def test_local_path_must_be_a_regular_file(path: str) -> None:
+    settings = Settings(allow_local_notebooks=True)
+    with pytest.raises(NotebookFetchError, match="regular file"):
+        fetch_notebook(path, settings, None)
+
+
+def test_malformed_urls_are_fetch_errors() -> None:
+    for url in ("https://x.invalid:99999/n.ipynb", "https://[::1/n.ipynb"):
+        with pytest.raises(NotebookFetchError, match="malformed"):
+            fetch_notebook(url, Settings(), None)
