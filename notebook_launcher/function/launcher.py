@@ -204,24 +204,21 @@ class Launcher:
         artifact = deterministic_zip(payload.artifact)
         digest = spec.digest()
         ds = self.edge.datascience
-        job = self.edge.call(
-            "CreateJob",
-            ds,
-            ds.create_job,
-            deadline,
-            create_job_details=payload.details,
-            opc_retry_token=derived_token(key, "job", digest),
-        ).data
-        if job.lifecycle_state in TERMINAL_JOB_STATES:
-            # The key's earlier job was deleted after a failed upload: make a new one.
-            job = self.edge.call(
+
+        def create(token: str | None) -> Any:
+            return self.edge.call(
                 "CreateJob",
                 ds,
                 ds.create_job,
                 deadline,
                 create_job_details=payload.details,
-                opc_retry_token=derived_token(key, "job-again", digest, job.id),
+                opc_retry_token=token,
             ).data
+
+        job = create(derived_token(key, "job", digest))
+        if job.lifecycle_state in TERMINAL_JOB_STATES:
+            # The key's earlier job was deleted after a failed upload: make a new one.
+            job = create(derived_token(key, "job-again", digest, job.id))
         if job.lifecycle_state == "ACTIVE":
             return str(job.id)  # the key's earlier invocation finished the upload
         try:

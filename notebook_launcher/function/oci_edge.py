@@ -139,35 +139,33 @@ class OciEdge:
         self._objectstorage: Any = None
         self.calls: list[str] = []
 
+    def _client(self, client_class: Any, endpoint: str | None) -> Any:
+        from oci.circuit_breaker import NoCircuitBreakerStrategy
+
+        kwargs = self.auth.client_kwargs()
+        if endpoint:
+            kwargs["service_endpoint"] = endpoint
+        return client_class(
+            **kwargs,
+            circuit_breaker_strategy=NoCircuitBreakerStrategy(),
+            timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+        )
+
     @property
     def datascience(self) -> Any:
         if self._datascience is None:
-            from oci.circuit_breaker import NoCircuitBreakerStrategy
             from oci.data_science import DataScienceClient
 
-            kwargs = self.auth.client_kwargs()
-            if self.settings.datascience_endpoint:
-                kwargs["service_endpoint"] = self.settings.datascience_endpoint
-            self._datascience = DataScienceClient(
-                **kwargs,
-                circuit_breaker_strategy=NoCircuitBreakerStrategy(),
-                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-            )
+            self._datascience = self._client(DataScienceClient, self.settings.datascience_endpoint)
         return self._datascience
 
     @property
     def objectstorage(self) -> Any:
         if self._objectstorage is None:
-            from oci.circuit_breaker import NoCircuitBreakerStrategy
             from oci.object_storage import ObjectStorageClient
 
-            kwargs = self.auth.client_kwargs()
-            if self.settings.objectstorage_endpoint:
-                kwargs["service_endpoint"] = self.settings.objectstorage_endpoint
-            self._objectstorage = ObjectStorageClient(
-                **kwargs,
-                circuit_breaker_strategy=NoCircuitBreakerStrategy(),
-                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            self._objectstorage = self._client(
+                ObjectStorageClient, self.settings.objectstorage_endpoint
             )
         return self._objectstorage
 
