@@ -3,25 +3,18 @@ the real ADS and oci SDK over HTTP, real notebooks executing."""
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-import io
-import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import oci
 import pytest
-from fdk import fixtures
 
-import func
 from notebook_launcher.local_profile import local_function_config, service_namespace
+from tests.functional.fn_client import FunctionClient, wait_for_run
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "fixtures" / "notebooks"
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-TERMINAL = {"SUCCEEDED", "FAILED", "CANCELED", "DELETED", "NEEDS_ATTENTION"}
 
 
 class FunctionUnderTest:
@@ -42,24 +35,10 @@ class FunctionUnderTest:
         gateway: bool = False,
         timeout: float = 60,
     ) -> tuple[int, dict[str, Any]]:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=timeout)).isoformat()
-
-        async def run() -> tuple[Any, Any, Any]:
-            coro = await fixtures.setup_fn_call(
-                func.handler,
-                content=io.BytesIO(raw),
-                headers=headers,
-                gateway=gateway,
-                deadline=deadline,
-            )
-            return await coro
-
-        data, status, response_headers = asyncio.run(run())
-        if gateway:
-            status = int(response_headers.get("fn-http-status", status))
-        text = data.decode() if isinstance(data, bytes) else str(data)
-        return int(status), json.loads(text)
+        answer = FunctionClient(self.config).invoke(
+            body, headers=headers, gateway=gateway, timeout=timeout
+        )
+        return answer.status, answer.body
 
     def launch(self, body: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         status, answer = self.invoke(body, **kwargs)
@@ -67,14 +46,7 @@ class FunctionUnderTest:
         return answer
 
     def wait(self, run_id: str, timeout: float = 120) -> Any:
-        client = self.service.datascience_client()
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            run = client.get_job_run(run_id).data
-            if run.lifecycle_state in TERMINAL:
-                return run
-            time.sleep(0.3)
-        raise AssertionError(f"run {run_id} did not finish in {timeout}s")
+        return wait_for_run(self.service, run_id, timeout)
 
     def output_file(self, output_uri: str, name: str) -> Path:
         rest = output_uri[len("oci://") :]

@@ -18,13 +18,8 @@ import psutil
 import pytest
 
 from notebook_launcher.localservice.embedded import EmbeddedService
-from tests.functional.reliability.conftest import (
-    NOTEBOOKS,
-    FunctionClient,
-    all_records,
-    function_config,
-    wait_for_run,
-)
+from tests.functional.fn_client import FunctionClient, wait_for_run
+from tests.functional.reliability.conftest import NOTEBOOKS, all_records, function_config
 
 NAP = str(NOTEBOOKS / "nap.ipynb")
 KERNEL_PID = re.compile(r"kernel pid=(\d+)")

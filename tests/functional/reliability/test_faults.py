@@ -19,7 +19,8 @@ import oci
 import pytest
 
 from notebook_launcher.localservice.embedded import EmbeddedService
-from tests.functional.reliability.conftest import SHARED_NOTEBOOKS, Answer, FunctionClient
+from tests.functional.fn_client import Answer, FunctionClient
+from tests.functional.reliability.conftest import SHARED_NOTEBOOKS
 
 SEED = 20240611
 TRIALS = 10

@@ -17,12 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from notebook_launcher.localservice.embedded import EmbeddedService
-from tests.functional.reliability.conftest import (
-    Answer,
-    FunctionClient,
-    all_records,
-    mutating_calls,
-)
+from tests.functional.fn_client import Answer, FunctionClient
+from tests.functional.reliability.conftest import all_records, mutating_calls
 from tests.unit.reliability.strategies import (
     deep_nesting,
     fuzz_settings,

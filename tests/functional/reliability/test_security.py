@@ -29,13 +29,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from notebook_launcher.localservice.embedded import EmbeddedService
-from tests.functional.reliability.conftest import (
-    SHARED_NOTEBOOKS,
-    Answer,
-    FunctionClient,
-    mutating_calls,
-    wait_for_run,
-)
+from tests.functional.fn_client import Answer, FunctionClient, wait_for_run
+from tests.functional.reliability.conftest import SHARED_NOTEBOOKS, mutating_calls
 
 NOTEBOOK_BYTES = (SHARED_NOTEBOOKS / "hello.ipynb").read_bytes()
 
