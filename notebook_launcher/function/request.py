@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import keyword
+import math
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -253,6 +254,21 @@ def encode_parameters(parameters: Mapping[str, Any]) -> str:
     return json.dumps(parameters, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+class _NonFiniteNumberError(ValueError):
+    """NaN or Infinity in a body: Python's json accepts them, JSON does not."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NonFiniteNumberError(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e400 parses as inf
+        raise _NonFiniteNumberError(text)
+    return value
+
+
 def parse_request(body: bytes, settings: Settings) -> LaunchRequest:
     """Parse and validate a request body; raise InvalidRequestError listing every problem."""
     if not body.strip():
@@ -262,7 +278,19 @@ def parse_request(body: bytes, settings: Settings) -> LaunchRequest:
             details=[FieldProblem("(body)", "empty")],
         )
     try:
-        raw = json.loads(body)
+        raw = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        # Lone surrogates (from \ud800-style escapes) are not text any service can store.
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequestError(
+            "The request body holds invalid Unicode.",
+            details=[FieldProblem("(body)", "a string holds a lone UTF-16 surrogate escape")],
+        ) from None
+    except _NonFiniteNumberError:
+        raise InvalidRequestError(
+            "The request body holds NaN or Infinity, which JSON does not allow.",
+            details=[FieldProblem("(body)", "NaN, Infinity and -Infinity are not JSON numbers")],
+        ) from None
     except (ValueError, RecursionError) as exc:
         where = (
             f"at line {exc.lineno} column {exc.colno}"

@@ -138,3 +138,19 @@ def test_job_id_alone_is_enough() -> None:
 def test_deep_nesting_is_a_clear_error() -> None:
     body = b'{"parameters": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
     assert "(body)" in problems(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"noteBook": "https://e.com/a.ipynb", "freeformTags": {"a": "\\ud800"}}',
+        b'{"noteBook": "https://e.com/a.ipynb", "ocpus": NaN}',
+        b'{"noteBook": "https://e.com/a.ipynb", "definedTags": {"n": {"k": Infinity}}}',
+        b'{"noteBook": "https://e.com/a.ipynb", "parameters": {"x": 1e400}}',
+        b'{"noteBook": "https://e.com/a.ipynb", "parameters": {"x": -Infinity}}',
+    ],
+)
+def test_values_no_service_can_store_are_refused(body: bytes) -> None:
+    """Lone surrogates and non-finite numbers would be stored by Data Science and then break
+    every answer that includes them; they never leave the function."""
+    assert "(body)" in problems(body)
