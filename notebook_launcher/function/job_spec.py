@@ -99,8 +99,9 @@ def resolve_job(
         log_id=request.logId or (None if request.logGroupId else settings.log_id),
         output_uri=output_uri,
         shape=shape,
-        ocpus=(request.ocpus or settings.ocpus) if flex else None,
-        memory_in_gbs=(request.memoryInGBs or settings.memory_in_gbs) if flex else None,
+        # float(): 1 and 1.0 are the same setting and must give the same digest.
+        ocpus=float(request.ocpus or settings.ocpus) if flex else None,
+        memory_in_gbs=float(request.memoryInGBs or settings.memory_in_gbs) if flex else None,
         subnet_id=request.subnetId or settings.subnet_id,
         block_storage_gbs=request.blockStorageSizeInGBs or settings.block_storage_gbs,
         conda_env=request.condaEnv or settings.conda_env,

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from notebook_launcher.function.deadline import Deadline
-from notebook_launcher.function.errors import ConflictError, LauncherError, ServiceUnavailableError
+from notebook_launcher.function.errors import (
+    ConflictError,
+    FieldProblem,
+    InvalidRequestError,
+    LauncherError,
+    ServiceUnavailableError,
+)
 from notebook_launcher.function.job_spec import (
     DIGEST_TAG,
     RUN_OUTPUT_SUFFIX,
@@ -133,10 +139,26 @@ class Launcher:
         now = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         if request.jobId:
             job = self._existing_job(request.jobId, deadline)
+            if request.parameters and DIGEST_TAG not in (job.freeform_tags or {}):
+                raise InvalidRequestError(
+                    "The job was not created by notebook-launcher: its notebook has no cell "
+                    "that reads run parameters.",
+                    details=[FieldProblem("parameters", "not supported for this jobId")],
+                )
             run_spec = resolve_run(request, self.settings, job.display_name, idempotency_key, now)
             output = (job.job_configuration_details.environment_variables or {}).get("OUTPUT_URI")
+            if request.dryRun:
+                ds = self.edge.datascience
+                return Outcome(
+                    body={
+                        "dryRun": True,
+                        "job": ds.base_client.sanitize_for_serialization(job),
+                        "run": _run_preview(run_spec),
+                    },
+                    job_id=job.id,
+                )
             target = (job.id, job.project_id, job.compartment_id)
-            return self._run(target, run_spec, output, False, deadline)
+            return self._run(target, run_spec, output, True, deadline)
 
         assert request.noteBook
         notebook = fetch_notebook(request.noteBook, self.settings, self.edge)
@@ -302,14 +324,15 @@ class Launcher:
             "dryRun": True,
             "job": definition,
             "jobDigest": spec.digest(),
-            "run": {
-                "displayName": run_spec.display_name,
-                "jobConfigurationOverrideDetails": {
-                    k: v
-                    for k, v in run_spec.override_details().items()
-                    if k != "environmentVariables"
-                },
-                "environmentVariableNames": sorted(run_spec.environment),
-                "freeformTags": run_spec.freeform_tags,
-            },
+            "run": _run_preview(run_spec),
         }
+
+
+def _run_preview(run_spec: RunSpec) -> dict[str, Any]:
+    """What a run would carry, for dry runs: names of variables, never their values."""
+    return {
+        "displayName": run_spec.display_name,
+        "maximumRuntimeInMinutes": run_spec.max_runtime_minutes,
+        "environmentVariableNames": sorted(run_spec.environment),
+        "freeformTags": run_spec.freeform_tags,
+    }

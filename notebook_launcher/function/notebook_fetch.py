@@ -220,11 +220,20 @@ def validate_notebook(content: bytes) -> dict[str, Any]:
     cells = notebook.get("cells")
     if not isinstance(cells, list):
         raise InvalidNotebookError("noteBook is not a notebook: it has no cells list.")
+    minor = notebook.get("nbformat_minor", 0)
+    if not isinstance(minor, int) or isinstance(minor, bool) or minor < 0:
+        raise InvalidNotebookError("noteBook nbformat_minor must be a non-negative integer.")
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             raise InvalidNotebookError(f"noteBook cell {index} has no valid cell_type.")
         if not isinstance(cell.get("source"), str | list):
             raise InvalidNotebookError(f"noteBook cell {index} has no source.")
+        metadata = cell.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise InvalidNotebookError(f"noteBook cell {index} metadata must be an object.")
+        tags = metadata.get("tags", [])
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise InvalidNotebookError(f"noteBook cell {index} tags must be a list of strings.")
     if not isinstance(notebook.get("metadata", {}), dict):
         raise InvalidNotebookError("noteBook metadata must be an object.")
     return notebook

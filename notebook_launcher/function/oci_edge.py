@@ -183,10 +183,16 @@ class OciEdge:
             raise ServiceUnavailableError(
                 f"No time left to call {operation} before the function's deadline; try again."
             )
-        client.base_client.timeout = (CONNECT_TIMEOUT, max(1.0, min(READ_TIMEOUT, remaining)))
+
+        def fit_timeouts(_attempt: int) -> None:
+            # Before every attempt, retries included: no attempt may outlast the deadline.
+            left = max(0.5, deadline.remaining())
+            client.base_client.timeout = (min(CONNECT_TIMEOUT, left), min(READ_TIMEOUT, left))
+
         self.calls.append(operation)
         try:
-            return method(retry_strategy=DeadlineRetryStrategy(deadline), **kw)
+            strategy = DeadlineRetryStrategy(deadline, on_attempt=fit_timeouts)
+            return method(retry_strategy=strategy, **kw)
         except LauncherError:
             raise
         except Exception as exc:  # noqa: BLE001 - the edge: every SDK failure is translated

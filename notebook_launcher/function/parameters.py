@@ -15,6 +15,7 @@ import json
 import re
 from typing import Any
 
+from notebook_launcher.function.errors import InvalidNotebookError
 from notebook_launcher.function.request import PARAMETERS_ENV
 
 PARAMETERS_TAG = "parameters"
@@ -34,16 +35,17 @@ def looks_secret(name: str) -> bool:
 _CELL_TEMPLATE = """\
 # Parameters for this run, injected by notebook-launcher. Each job run passes its values
 # as JSON in the {env} environment variable; they override the defaults above.
-import json as _nl_json, os as _nl_os, re as _nl_re, sys as _nl_sys
+import builtins as _nl_b, json as _nl_json, os as _nl_os, re as _nl_re, sys as _nl_sys
 _nl_values = _nl_json.loads(_nl_os.environ.get("{env}") or "{{}}")
+_nl_globals = _nl_b.globals()
 if _nl_values and {warn}:
-    print("WARNING: this notebook has no cell tagged 'parameters'; run parameters were "
-          "set in a cell added at the top.", file=_nl_sys.stderr)
-for _nl_name, _nl_value in sorted(_nl_values.items()):
-    globals()[_nl_name] = _nl_value
-    _nl_shown = "<redacted>" if _nl_re.search({secret!r}, _nl_name, _nl_re.I) else repr(_nl_value)
-    print(f"{{_nl_name}} = {{_nl_shown}}")
-del _nl_json, _nl_os, _nl_re, _nl_sys, _nl_values
+    _nl_b.print("WARNING: this notebook has no cell tagged 'parameters'; run parameters were "
+                "set in a cell added at the top.", file=_nl_sys.stderr)
+for _nl_name, _nl_value in _nl_b.sorted(_nl_values.items()):
+    _nl_globals[_nl_name] = _nl_value  # a parameter may be named like a builtin: use _nl_b
+    _nl_secret = _nl_re.search({secret!r}, _nl_name, _nl_re.I)
+    _nl_b.print(f"{{_nl_name}} = {{'<redacted>' if _nl_secret else _nl_b.repr(_nl_value)}}")
+del _nl_b, _nl_json, _nl_os, _nl_re, _nl_sys, _nl_values, _nl_globals
 """
 
 
@@ -66,6 +68,16 @@ def _tags(cell: dict[str, Any]) -> list[str]:
 
 
 def prepare_notebook(notebook: dict[str, Any]) -> bytes:
+    """The artifact's notebook (see _prepare); a notebook it cannot handle is invalid."""
+    try:
+        return _prepare(notebook)
+    except (RecursionError, TypeError, ValueError, AttributeError):
+        raise InvalidNotebookError(
+            "noteBook cannot be prepared: its structure is not a valid nbformat 4 notebook."
+        ) from None
+
+
+def _prepare(notebook: dict[str, Any]) -> bytes:
     """The artifact's notebook: the caller's, plus the injected parameters cell.
 
     Deterministic: the same input gives the same bytes, so the artifact digest is stable.

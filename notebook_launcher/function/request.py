@@ -60,6 +60,15 @@ RESERVED_ENV = frozenset(
     }
 )
 
+# Fields that define a job (its digest); refused with jobId, which names the job itself.
+JOB_LEVEL_FIELDS = frozenset(
+    {
+        "noteBook", "jobName", "projectId", "compartmentId", "logGroupId", "logId",
+        "outputFolder", "outputPerRun", "shape", "ocpus", "memoryInGBs", "subnetId",
+        "blockStorageSizeInGBs", "condaEnv", "excludeTags", "reuseJob",
+    }
+)  # fmt: skip
+
 # The OCID resource type each field must carry.
 OCID_TYPES: dict[str, tuple[str, ...]] = {
     "projectId": ("datascienceproject",),
@@ -191,6 +200,11 @@ def _check_semantics(req: LaunchRequest, settings: Settings) -> list[FieldProble
 
     if req.id is not None:
         problems.append(FieldProblem("id", "only for action status or cancel"))
+    if req.jobId is not None:
+        for field in sorted(JOB_LEVEL_FIELDS & req.model_fields_set):
+            problems.append(
+                FieldProblem(field, "defines a job; with jobId the job's own settings are used")
+            )
     if req.noteBook is None and req.jobId is None:
         problems.append(FieldProblem("noteBook", "required (or give jobId to run an existing job)"))
     if req.jobId is None:

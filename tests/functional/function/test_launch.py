@@ -105,8 +105,12 @@ def test_key_reused_with_a_different_request_is_a_conflict(fn: FunctionUnderTest
 def test_job_id_runs_that_job(fn: FunctionUnderTest) -> None:
     first = fn.launch({"noteBook": notebook("typed_params.ipynb"), "jobName": unique_job()})
     fn.service.reset_stats()
+    dry = fn.launch({"jobId": first["jobId"], "parameters": {"count": 9}, "dryRun": True})
+    assert dry["dryRun"] is True and dry["job"]["id"] == first["jobId"]
+    assert not fn.service.stats().get("CreateJobRun")  # a dry run creates nothing
     again = fn.launch({"jobId": first["jobId"], "parameters": {"count": 9}})
     assert again["jobId"] == first["jobId"] and again["id"] != first["id"]
+    assert again["jobReused"] is True
     assert fn.service.stats().get("CreateJobRun") == 1
     assert fn.wait(again["id"]).lifecycle_state == "SUCCEEDED"
 

@@ -101,3 +101,9 @@ def test_deterministic_zip() -> None:
 
 def test_settings_replace_keeps_frozen() -> None:
     assert dataclasses.replace(SETTINGS, shape="VM.X").shape == "VM.X"
+
+
+def test_int_and_float_sizes_are_the_same_job() -> None:
+    _, defaults = spec_for({})
+    _, explicit = spec_for({"ocpus": 1, "memoryInGBs": 16})
+    assert defaults.digest() == explicit.digest()

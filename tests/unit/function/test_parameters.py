@@ -111,3 +111,38 @@ def test_looks_secret(name: str) -> None:
 @pytest.mark.parametrize("name", ["rows", "alpha", "bucket", "date"])
 def test_not_secret(name: str) -> None:
     assert not looks_secret(name)
+
+
+def test_parameters_named_like_builtins_do_not_break_the_cell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prepared = prepare_notebook(notebook(code("", "parameters")))
+    values = {"print": 2, "sorted": "s", "repr": None, "globals": [1], "a": 1}
+    ns, out, _ = run_cells(prepared, {"NOTEBOOK_PARAMETERS": json.dumps(values)}, monkeypatch)
+    assert ns["print"] == 2 and ns["globals"] == [1] and "a = 1" in out
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"cells": [{"cell_type": "code", "source": "", "metadata": []}], "nbformat": 4},
+        {"cells": [], "nbformat": 4, "nbformat_minor": "5"},
+        {"cells": [{"cell_type": "code", "source": "", "metadata": {"tags": "x"}}], "nbformat": 4},
+    ],
+)
+def test_malformed_notebooks_are_invalid_not_crashes(bad: dict[str, Any]) -> None:
+    from notebook_launcher.function.errors import InvalidNotebookError
+    from notebook_launcher.function.notebook_fetch import validate_notebook
+
+    with pytest.raises(InvalidNotebookError):
+        prepare_notebook(validate_notebook(json.dumps(bad).encode()))
+
+
+def test_deeply_nested_metadata_is_invalid_not_a_crash() -> None:
+    from notebook_launcher.function.errors import InvalidNotebookError
+
+    deep: Any = {}
+    for _ in range(5000):
+        deep = {"x": deep}
+    with pytest.raises(InvalidNotebookError):
+        prepare_notebook({"cells": [], "metadata": deep, "nbformat": 4, "nbformat_minor": 5})

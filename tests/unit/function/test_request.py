@@ -154,3 +154,27 @@ def test_values_no_service_can_store_are_refused(body: bytes) -> None:
     """Lone surrogates and non-finite numbers would be stored by Data Science and then break
     every answer that includes them; they never leave the function."""
     assert "(body)" in problems(body)
+
+
+def test_job_level_fields_are_refused_with_job_id() -> None:
+    found = problems(
+        {
+            "jobId": "ocid1.datasciencejob.oc1.iad.abc",
+            "shape": "VM.Standard2.1",
+            "noteBook": "https://e.com/a.ipynb",
+            "condaEnv": "x_v1",
+            "reuseJob": False,
+        }
+    )
+    assert set(found) == {"shape", "noteBook", "condaEnv", "reuseJob"}
+    parse_request(
+        json.dumps(
+            {
+                "jobId": "ocid1.datasciencejob.oc1.iad.abc",
+                "parameters": {"a": 1},
+                "runName": "r",
+                "maxRuntimeInMinutes": 5,
+            }
+        ).encode(),
+        Settings(),
+    )
