@@ -161,7 +161,7 @@ class Launcher:
             return self._run(target, run_spec, output, True, deadline)
 
         assert request.noteBook
-        notebook = fetch_notebook(request.noteBook, self.settings, self.edge)
+        notebook = fetch_notebook(request.noteBook, self.settings, self.edge, deadline)
         prepared = prepare_notebook(validate_notebook(notebook.content))
         spec = resolve_job(request, self.settings, notebook.file_name, prepared)
         run_spec = resolve_run(request, self.settings, spec.job_name, idempotency_key, now)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
+from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import InvalidNotebookError, NotebookFetchError
 from notebook_launcher.function.request import OCI_URI_RE
 from notebook_launcher.function.settings import Settings
@@ -44,7 +45,9 @@ class FetchedNotebook:
 class ObjectReader(Protocol):
     """Reads one object from Object Storage (the function's principal)."""
 
-    def read_object(self, namespace: str, bucket: str, name: str, max_bytes: int) -> bytes: ...
+    def read_object(
+        self, namespace: str, bucket: str, name: str, max_bytes: int, deadline: Deadline
+    ) -> bytes: ...
 
 
 def _file_name(path: str) -> str:
@@ -133,8 +136,8 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def _fetch_url(url: str, settings: Settings) -> bytes:
-    deadline = time.monotonic() + settings.fetch_connect_timeout + settings.fetch_read_timeout
+def _fetch_url(url: str, settings: Settings, budget: Deadline) -> bytes:
+    deadline = budget.at
     for _ in range(MAX_REDIRECTS + 1):
         try:
             parts = urlsplit(url)
@@ -155,7 +158,10 @@ def _fetch_url(url: str, settings: Settings) -> bytes:
         port = port_given or (443 if scheme == "https" else 80)
         address = _resolve_checked(host, port, settings)
         conn_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
-        conn = conn_class(host, port, address, settings.fetch_connect_timeout)
+        connect_timeout = min(settings.fetch_connect_timeout, deadline - time.monotonic())
+        if connect_timeout <= 0:
+            raise NotebookFetchError("noteBook download timed out.")
+        conn = conn_class(host, port, address, connect_timeout)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
             conn.request("GET", target, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
@@ -182,7 +188,11 @@ def _fetch_url(url: str, settings: Settings) -> bytes:
             while True:
                 if time.monotonic() > deadline:
                     raise NotebookFetchError("noteBook download timed out.")
-                chunk = response.read(65536)
+                # read1: whatever has arrived (up to 64 KiB), so a server dripping bytes is
+                # cut off at the deadline; the socket may wait only for the time left.
+                if conn.sock is not None:
+                    conn.sock.settimeout(max(0.1, deadline - time.monotonic()))
+                chunk = response.read1(65536)
                 if not chunk:
                     break
                 size += len(chunk)
@@ -240,9 +250,16 @@ def validate_notebook(content: bytes) -> dict[str, Any]:
 
 
 def fetch_notebook(
-    location: str, settings: Settings, objects: ObjectReader | None
+    location: str,
+    settings: Settings,
+    objects: ObjectReader | None,
+    deadline: Deadline | None = None,
 ) -> FetchedNotebook:
-    """Fetch and validate the notebook at location (https, oci://, or a permitted local path)."""
+    """Fetch and validate the notebook at location (https, oci://, or a permitted local path),
+    within the fetch timeouts and, when given, the invocation's deadline."""
+    budget = Deadline.after(settings.fetch_connect_timeout + settings.fetch_read_timeout)
+    if deadline is not None and deadline.at < budget.at:
+        budget = deadline
     lowered = location.lower()
     if lowered.startswith("oci://"):
         match = OCI_URI_RE.match(location)
@@ -251,10 +268,10 @@ def fetch_notebook(
         bucket, namespace, path = match.group(1), match.group(2), match.group(3).lstrip("/")
         if objects is None:
             raise NotebookFetchError("noteBook oci:// URIs need Object Storage access.")
-        content = objects.read_object(namespace, bucket, path, settings.notebook_max_bytes)
+        content = objects.read_object(namespace, bucket, path, settings.notebook_max_bytes, budget)
         name = path
     elif lowered.startswith(("https://", "http://")):
-        content = _fetch_url(location, settings)
+        content = _fetch_url(location, settings, budget)
         name = urlsplit(location).path  # parsed (and checked) by _fetch_url already
     elif "://" in location or lowered.startswith("file:"):
         scheme = location.split(":", 1)[0]

@@ -199,11 +199,10 @@ class OciEdge:
             logger.info("%s failed: %s", operation, _describe(exc))
             raise translate(exc, operation) from None
 
-    def read_object(self, namespace: str, bucket: str, name: str, max_bytes: int) -> bytes:
+    def read_object(
+        self, namespace: str, bucket: str, name: str, max_bytes: int, deadline: Deadline
+    ) -> bytes:
         """Read an Object Storage object (the oci:// notebook), refusing one over max_bytes."""
-        deadline = Deadline.after(
-            self.settings.fetch_connect_timeout + self.settings.fetch_read_timeout
-        )
         client = self.objectstorage
         try:
             response = self.call(

@@ -34,6 +34,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/stall":
             time.sleep(3)
+        if self.path == "/drip":
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            for _ in range(30):  # one byte every 0.2 s: never a socket timeout
+                self.wfile.write(b" ")
+                self.wfile.flush()
+                time.sleep(0.2)
+            return
         status, headers, body = self.routes.get(self.path, (404, {}, b"no"))
         self.send_response(status)
         for k, v in headers.items():
@@ -196,3 +205,20 @@ def test_malformed_urls_are_fetch_errors() -> None:
     for url in ("https://x.invalid:99999/n.ipynb", "https://[::1/n.ipynb"):
         with pytest.raises(NotebookFetchError, match="malformed"):
             fetch_notebook(url, Settings(), None)
+
+
+def test_a_server_dripping_bytes_is_cut_off_at_the_total_timeout(server: str) -> None:
+    quick = dataclasses.replace(LOCAL, fetch_connect_timeout=0.5, fetch_read_timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(NotebookFetchError, match="timed out"):
+        fetch_notebook(f"{server}/drip", quick, None)
+    assert time.monotonic() - started < 3.0
+
+
+def test_the_invocation_deadline_bounds_the_fetch(server: str) -> None:
+    from notebook_launcher.function.deadline import Deadline
+
+    started = time.monotonic()
+    with pytest.raises(NotebookFetchError, match="timed out"):
+        fetch_notebook(f"{server}/drip", LOCAL, None, Deadline.after(1.0))
+    assert time.monotonic() - started < 3.0
