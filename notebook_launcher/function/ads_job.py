@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from notebook_launcher.function.job_spec import DIGEST_TAG, LAUNCHER_TAG, JobSpec
-from notebook_launcher.function.request import OCI_URI_RE
+from notebook_launcher.function.oci_names import OCI_URI_RE
 
 
 def build_job(spec: JobSpec, notebook_path: str, auth: Mapping[str, Any] | None = None) -> Any:

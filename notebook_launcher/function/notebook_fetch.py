@@ -24,7 +24,7 @@ from urllib.parse import urljoin, urlsplit
 
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import InvalidNotebookError, NotebookFetchError
-from notebook_launcher.function.request import OCI_URI_RE
+from notebook_launcher.function.oci_names import OCI_URI_RE
 from notebook_launcher.function.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -16,6 +16,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from notebook_launcher.function.errors import FieldProblem, InvalidRequestError
+from notebook_launcher.function.oci_names import (
+    CONDA_SLUG_RE,
+    OCI_URI_RE,
+    SHAPE_RE,
+    ocid_problem,
+)
 from notebook_launcher.function.settings import Settings
 
 # OCI's documented limits (Data Science jobs, tagging).
@@ -29,10 +35,6 @@ MAX_BLOCK_STORAGE_GBS = 10_240
 MAX_RUNTIME_MINUTES = 43_200  # 30 days
 MAX_RETRY_TOKEN_CHARS = 64
 
-OCID_RE = re.compile(r"^ocid1\.([a-z0-9]+)\.([a-z0-9-]+)\.([a-z0-9-]*)\.([a-zA-Z0-9._-]{1,255})$")
-OCI_URI_RE = re.compile(r"^oci://([A-Za-z0-9._-]{1,256})@([A-Za-z0-9._-]{1,256})(/[^\x00-\x1f]*)?$")
-SHAPE_RE = re.compile(r"^(VM|BM)\.[A-Za-z0-9]+(\.[A-Za-z0-9]+)*$")
-CONDA_SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 RETRY_TOKEN_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -142,19 +144,10 @@ def _pydantic_problems(exc: ValidationError) -> list[FieldProblem]:
 
 
 def _check_ocid(problems: list[FieldProblem], field: str, value: str | None) -> None:
-    if value is None:
-        return
-    match = OCID_RE.match(value)
-    expected = OCID_TYPES[field]
-    if not match:
-        problems.append(FieldProblem(field, f"must be an OCID of type {' or '.join(expected)}"))
-    elif match.group(1) not in expected:
-        problems.append(
-            FieldProblem(
-                field,
-                f"must be an OCID of type {' or '.join(expected)}, not {match.group(1)}",
-            )
-        )
+    if value is not None:
+        problem = ocid_problem(value, OCID_TYPES[field])
+        if problem:
+            problems.append(FieldProblem(field, problem))
 
 
 def _check_oci_uri(problems: list[FieldProblem], field: str, value: str | None) -> None:

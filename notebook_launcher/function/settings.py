@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from notebook_launcher.function.errors import ConfigurationError
+from notebook_launcher.function.oci_names import CONDA_SLUG_RE, OCI_URI_RE, SHAPE_RE, ocid_problem
 
 # key -> what it sets (documentation, and the single list of names the function reads)
 KEYS: dict[str, str] = {
@@ -43,6 +44,33 @@ KEYS: dict[str, str] = {
 }
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
+
+# key -> (settings field, OCID resource types it must carry)
+_OCID_KEYS = {
+    "NL_PROJECT_ID": ("project_id", ("datascienceproject",)),
+    "NL_COMPARTMENT_ID": ("compartment_id", ("compartment", "tenancy")),
+    "NL_LOG_GROUP_ID": ("log_group_id", ("loggroup",)),
+    "NL_LOG_ID": ("log_id", ("log",)),
+    "NL_SUBNET_ID": ("subnet_id", ("subnet",)),
+}
+
+
+def _name_problems(values: Mapping[str, object]) -> list[str]:
+    """Defaults are checked like request fields: a bad one fails every launch, loudly."""
+    problems = []
+    for key, (name, kinds) in _OCID_KEYS.items():
+        value = values[name]
+        if isinstance(value, str) and (problem := ocid_problem(value, kinds)):
+            problems.append(f"{key} {problem}")
+    output = values["output_folder"]
+    if isinstance(output, str) and not OCI_URI_RE.match(output):
+        problems.append("NL_OUTPUT_FOLDER must look like oci://bucket@namespace/prefix")
+    conda = str(values["conda_env"])
+    if not (CONDA_SLUG_RE.match(conda) or OCI_URI_RE.match(conda)):
+        problems.append("NL_CONDA_ENV must be a service conda slug or an oci:// conda pack URI")
+    if not SHAPE_RE.match(str(values["shape"])):
+        problems.append("NL_SHAPE must be a shape name like VM.Standard.E4.Flex")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -135,6 +163,7 @@ class Settings:
             "deadline_margin_seconds": number("NL_DEADLINE_MARGIN_SECONDS", float)
             or defaults.deadline_margin_seconds,
         }
+        problems.extend(_name_problems(values))
         if problems:
             raise ConfigurationError(
                 "The function's configuration is invalid: " + "; ".join(problems)
