@@ -23,6 +23,7 @@ from notebook_launcher.function.errors import (
     FieldProblem,
     InvalidRequestError,
     LauncherError,
+    NotFoundError,
     ServiceUnavailableError,
 )
 from notebook_launcher.function.job_spec import (
@@ -237,6 +238,19 @@ class Launcher:
                 opc_retry_token=token,
             ).data
 
+        def upload(job_id: str) -> None:
+            self.edge.call(
+                "CreateJobArtifact",
+                ds,
+                ds.create_job_artifact,
+                deadline,
+                job_id=job_id,
+                job_artifact=artifact,
+                content_length=len(artifact),
+                content_disposition=f"attachment; filename={payload.artifact_name}",
+                opc_retry_token=derived_token(key, "artifact", digest, job_id),
+            )
+
         job = create(derived_token(key, "job", digest))
         if job.lifecycle_state in TERMINAL_JOB_STATES:
             # The key's earlier job was deleted after a failed upload: make a new one.
@@ -244,17 +258,21 @@ class Launcher:
         if job.lifecycle_state == "ACTIVE":
             return str(job.id)  # the key's earlier invocation finished the upload
         try:
-            self.edge.call(
-                "CreateJobArtifact",
-                ds,
-                ds.create_job_artifact,
-                deadline,
-                job_id=job.id,
-                job_artifact=artifact,
-                content_length=len(artifact),
-                content_disposition=f"attachment; filename={payload.artifact_name}",
-                opc_retry_token=derived_token(key, "artifact", digest, job.id),
-            )
+            upload(job.id)
+        except (NotFoundError, ConflictError):
+            # A replayed CreateJob may answer with the job as it was first created (CREATING)
+            # although it has since been deleted, or finished by an earlier upload: look.
+            current = self.edge.call("GetJob", ds, ds.get_job, deadline, job_id=job.id).data
+            if current.lifecycle_state == "ACTIVE":
+                return str(job.id)
+            if current.lifecycle_state not in TERMINAL_JOB_STATES:
+                raise
+            job = create(derived_token(key, "job-again", digest, job.id))
+            try:
+                upload(job.id)
+            except LauncherError:
+                self._delete_half_made_job(job.id, deadline)
+                raise
         except LauncherError:
             self._delete_half_made_job(job.id, deadline)
             raise
