@@ -9,14 +9,15 @@ start, fault injection). Every request, on every path, must carry a valid OCI si
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,6 +27,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from notebook_launcher.localservice import validation
 from notebook_launcher.localservice.datascience import DataScience, ListResult
 from notebook_launcher.localservice.errors import (
     CannotParseRequestError,
@@ -68,17 +70,42 @@ class ServiceComponents:
 # --------------------------------------------------------------------------- responses
 
 
+class ServiceJSONResponse(JSONResponse):
+    """Strict JSON in UTF-8; a stored value that is not (a NaN, a lone surrogate: records
+    written before bodies were checked) is answered repaired rather than as a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except (ValueError, UnicodeEncodeError):
+            logger.warning("answering a document with unstorable values repaired")
+            return super().render(repaired(content))
+
+
+def repaired(value: Any) -> Any:
+    """`value` with non-finite numbers as null and lone surrogates as U+FFFD."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {repaired(key): repaired(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [repaired(item) for item in value]
+    return value
+
+
 def error_response(error: ServiceError, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error.to_body(), status_code=error.status, headers=headers)
+    return ServiceJSONResponse(error.to_body(), status_code=error.status, headers=headers)
 
 
 def resource_response(record: Record, status: int = 200) -> JSONResponse:
-    return JSONResponse(record.doc, status_code=status, headers={"etag": record.etag})
+    return ServiceJSONResponse(record.doc, status_code=status, headers={"etag": record.etag})
 
 
 def list_response(result: ListResult) -> JSONResponse:
     headers = {"opc-next-page": result.next_page} if result.next_page else None
-    return JSONResponse(result.items, headers=headers)
+    return ServiceJSONResponse(result.items, headers=headers)
 
 
 # --------------------------------------------------------------------------- middleware
@@ -215,13 +242,14 @@ def create_app(components: ServiceComponents) -> Starlette:
         raw = await request.body()
         if not raw:
             raise CannotParseRequestError("The request body is empty; a JSON object is expected.")
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise CannotParseRequestError("The request body is not valid JSON.") from None
+        return validation.parse_json_body(raw)
 
     def query(request: Request) -> dict[str, str]:
-        return dict(request.query_params)
+        params = dict(request.query_params)
+        for name, value in params.items():
+            if not (validation.is_unicode_text(name) and validation.is_unicode_text(value)):
+                raise InvalidParameterError("A query parameter is not valid Unicode.")
+        return params
 
     # ------------------------------------------------------------- projects
 

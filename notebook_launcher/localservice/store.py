@@ -23,13 +23,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from notebook_launcher.localservice.errors import InvalidatedRetryTokenError
+from notebook_launcher.localservice.errors import (
+    InvalidatedRetryTokenError,
+    InvalidParameterError,
+)
 
 logger = logging.getLogger(__name__)
 
 RETRY_TOKEN_TTL_SECONDS = 24 * 60 * 60
 
 Document = dict[str, Any]
+
+
+def serialize(doc: Document) -> str:
+    """A document as strict JSON (no NaN or Infinity) that encodes as UTF-8.
+
+    Called inside the writing transaction, so a value that could never be answered back
+    (requests are checked before this; it is the last line) rolls the whole change back.
+    """
+    try:
+        text = json.dumps(doc, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except (ValueError, UnicodeEncodeError):
+        raise InvalidParameterError(
+            "The resource holds a value that cannot be stored: a number that is not finite"
+            " or text that is not valid Unicode."
+        ) from None
+    return text
 
 
 @dataclass(frozen=True)
@@ -144,7 +164,7 @@ class Transaction:
                 *(doc.get(field) for field in _COLUMNS),
                 doc[kind.time_field],
                 etag,
-                json.dumps(doc),
+                serialize(doc),
             ),
         )
         return Record(doc, etag)
@@ -155,7 +175,7 @@ class Transaction:
         assignments = ", ".join(f"{column} = ?" for column in _COLUMNS.values())
         cursor = self._conn.execute(
             f"UPDATE {kind.table} SET {assignments}, etag = ?, doc = ? WHERE id = ?",  # noqa: S608
-            (*(doc.get(field) for field in _COLUMNS), etag, json.dumps(doc), doc["id"]),
+            (*(doc.get(field) for field in _COLUMNS), etag, serialize(doc), doc["id"]),
         )
         if cursor.rowcount != 1:
             raise KeyError(doc["id"])

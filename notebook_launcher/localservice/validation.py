@@ -6,6 +6,8 @@ raises a 400 error whose message names the offending field by its dotted wire pa
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,8 +25,98 @@ MAX_DESCRIPTION = 400
 MAX_RUNTIME_MINUTES = 30 * 24 * 60
 BLOCK_STORAGE_RANGE = (50, 10_240)
 SUPPORTED_INFRASTRUCTURE = ("STANDALONE", "ME_STANDALONE")
+MAX_JSON_DEPTH = 32
+_MAX_SHOWN_KEY = 64
 
 Body = dict[str, Any]
+JsonPath = tuple[str | int, ...]
+
+
+# --------------------------------------------------------------------------- raw input
+
+
+def parse_json_body(raw: bytes) -> object:
+    """A request body parsed as JSON the service can store and answer back.
+
+    Refused with 400 InvalidParameter, naming where (never echoing the value): numbers
+    that are not finite (NaN, Infinity, or a literal too large for a float), text that is
+    not valid Unicode (lone UTF-16 surrogates, as JSON escapes or raw bytes), and nesting
+    deeper than MAX_JSON_DEPTH. Anything else that is not JSON is CannotParseRequest.
+    """
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise _too_deep(()) from None
+    except ValueError:
+        raise CannotParseRequestError("The request body is not valid JSON.") from None
+    check_storable(value)
+    return value
+
+
+def check_storable(value: object) -> None:
+    """Raise InvalidParameter unless `value` serialises as strict JSON in UTF-8."""
+    stack: list[tuple[object, JsonPath]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if not is_unicode_text(item):
+                raise InvalidParameterError(
+                    f"{_where(path)} holds text that is not valid Unicode (a lone surrogate)."
+                )
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise InvalidParameterError(
+                    f"{_where(path)} holds a number that is not a finite number"
+                    " (NaN, Infinity or out of range)."
+                )
+        elif isinstance(item, dict | list):
+            if len(path) >= MAX_JSON_DEPTH:
+                raise _too_deep(path)
+            if isinstance(item, list):
+                stack.extend((child, (*path, index)) for index, child in enumerate(item))
+                continue
+            for key, child in item.items():
+                if not is_unicode_text(key):
+                    raise InvalidParameterError(
+                        f"{_where(path)} has a key that is not valid Unicode (a lone surrogate)."
+                    )
+                stack.append((child, (*path, key)))
+
+
+def is_unicode_text(text: str) -> bool:
+    """Whether `text` encodes as UTF-8 (no lone surrogates)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def is_ascii_integer(text: str) -> bool:
+    """Whether `text` is a plain non-negative integer: ASCII digits only (not "²" or "٣")."""
+    return text.isascii() and text.isdecimal()
+
+
+def _too_deep(path: JsonPath) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"{_where(path)} is nested more than {MAX_JSON_DEPTH} levels deep."
+    )
+
+
+def _where(path: JsonPath) -> str:
+    """A dotted wire path for messages, long keys shortened."""
+    if not path:
+        return "The request body"
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+            continue
+        shown = part if len(part) <= _MAX_SHOWN_KEY else part[:_MAX_SHOWN_KEY] + "..."
+        text += f".{shown}" if text else shown
+    return text
 
 
 def _path(prefix: str, field: str) -> str:

@@ -1,0 +1,196 @@
+"""Hostile requests get OCI-style 4xx answers, store nothing, and leave the service working.
+
+Each test writes into a compartment of its own, so a record wrongly stored by one test can
+never break another test's lists.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+import pytest
+import requests
+
+from notebook_launcher.localservice.embedded import EmbeddedService
+
+API = "/20190101"
+INFRASTRUCTURE = {
+    "jobInfrastructureType": "ME_STANDALONE",
+    "shapeName": "VM.Standard.E4.Flex",
+    "blockStorageSizeInGBs": 50,
+    "jobShapeConfigDetails": {"ocpus": 1, "memoryInGBs": 16},
+}
+CONFIGURATION = {
+    "jobType": "DEFAULT",
+    "environmentVariables": {"JOB_RUN_ENTRYPOINT": "main.py"},
+}
+PLACEHOLDER = '"__HOSTILE__"'
+
+
+def fresh_compartment() -> str:
+    return "ocid1.compartment.oc1.." + secrets.token_hex(30)
+
+
+def project_body(compartment: str) -> dict[str, Any]:
+    return {"compartmentId": compartment, "displayName": "hostile"}
+
+
+def job_body(compartment: str, project_id: str) -> dict[str, Any]:
+    return {
+        "projectId": project_id,
+        "compartmentId": compartment,
+        "displayName": "hostile",
+        "jobConfigurationDetails": json.loads(json.dumps(CONFIGURATION)),
+        "jobInfrastructureConfigurationDetails": json.loads(json.dumps(INFRASTRUCTURE)),
+    }
+
+
+def with_hostile(body: dict[str, Any], literal: str) -> bytes:
+    """The body as JSON text with the placeholder string replaced by a raw JSON literal."""
+    text = json.dumps(body)
+    assert PLACEHOLDER in text
+    return text.replace(PLACEHOLDER, literal).encode("utf-8")
+
+
+def post_raw(service: EmbeddedService, path: str, body: bytes) -> requests.Response:
+    return requests.post(
+        service.endpoint + path,
+        data=body,
+        headers={"content-type": "application/json"},
+        auth=service.signer,
+        timeout=30,
+    )
+
+
+def get(service: EmbeddedService, path: str, **params: str) -> requests.Response:
+    return requests.get(service.endpoint + path, params=params, auth=service.signer, timeout=30)
+
+
+def assert_oci_error(
+    response: requests.Response, status: int = 400, code: str | None = None
+) -> Any:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"code", "message"}, body
+    assert isinstance(body["code"], str) and isinstance(body["message"], str)
+    if code is not None:
+        assert body["code"] == code, body
+    return body
+
+
+def assert_nothing_stored(service: EmbeddedService, compartment: str) -> None:
+    for kind in ("projects", "jobs", "jobRuns"):
+        listed = get(service, f"{API}/{kind}", compartmentId=compartment)
+        assert listed.status_code == 200, listed.text
+        assert listed.json() == []
+
+
+@pytest.fixture(scope="module")
+def tenancy_project(local_service: EmbeddedService) -> str:
+    return local_service.create_project(name="hostile-input")
+
+
+# ------------------------------------------------------------------------- bodies
+
+
+NON_FINITE = ["NaN", "Infinity", "-Infinity", "1e400", "-1e999"]
+
+
+@pytest.mark.parametrize("literal", NON_FINITE)
+def test_non_finite_numbers_in_tags_are_refused(
+    local_service: EmbeddedService, literal: str
+) -> None:
+    compartment = fresh_compartment()
+    body = {**project_body(compartment), "definedTags": {"ops": {"cost": "__HOSTILE__"}}}
+    answer = assert_oci_error(
+        post_raw(local_service, f"{API}/projects", with_hostile(body, literal)),
+        code="InvalidParameter",
+    )
+    assert "definedTags" in answer["message"]
+    assert_nothing_stored(local_service, compartment)
+
+
+@pytest.mark.parametrize("literal", NON_FINITE)
+def test_non_finite_ocpus_are_refused(
+    local_service: EmbeddedService, tenancy_project: str, literal: str
+) -> None:
+    compartment = fresh_compartment()
+    body = job_body(compartment, tenancy_project)
+    body["jobInfrastructureConfigurationDetails"]["jobShapeConfigDetails"]["ocpus"] = "__HOSTILE__"
+    answer = assert_oci_error(
+        post_raw(local_service, f"{API}/jobs", with_hostile(body, literal)),
+        code="InvalidParameter",
+    )
+    assert "ocpus" in answer["message"]
+    assert_nothing_stored(local_service, compartment)
+
+
+SURROGATE_CASES = {
+    "displayName": lambda body: body.update(displayName="__HOSTILE__"),
+    "tag value": lambda body: body.update(freeformTags={"team": "__HOSTILE__"}),
+    "environment variable": lambda body: body["jobConfigurationDetails"][
+        "environmentVariables"
+    ].update(NOTE="__HOSTILE__"),
+    "description": lambda body: body.update(description="__HOSTILE__"),
+}
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "a\\udc00b"])
+@pytest.mark.parametrize("case", sorted(SURROGATE_CASES))
+def test_lone_surrogates_are_refused(
+    local_service: EmbeddedService, tenancy_project: str, case: str, escape: str
+) -> None:
+    compartment = fresh_compartment()
+    body = job_body(compartment, tenancy_project)
+    SURROGATE_CASES[case](body)
+    answer = assert_oci_error(
+        post_raw(local_service, f"{API}/jobs", with_hostile(body, f'"{escape}"')),
+        code="InvalidParameter",
+    )
+    assert "\\ud" not in answer["message"].lower()  # the value is never echoed
+    assert_nothing_stored(local_service, compartment)
+
+
+def test_surrogates_in_keys_and_raw_bytes_are_refused(local_service: EmbeddedService) -> None:
+    compartment = fresh_compartment()
+    as_key = json.dumps({**project_body(compartment), "freeformTags": {"__K__": "v"}})
+    response = post_raw(
+        local_service, f"{API}/projects", as_key.replace("__K__", "\\ud83d").encode()
+    )
+    assert_oci_error(response, code="InvalidParameter")
+    # A surrogate encoded straight into the bytes (CESU-8), not as a JSON escape.
+    raw = json.dumps(project_body(compartment)).replace("hostile", "\x00").encode()
+    raw = raw.replace(b"\\u0000", b"\xed\xa0\x80")
+    assert_oci_error(post_raw(local_service, f"{API}/projects", raw))
+    assert_nothing_stored(local_service, compartment)
+
+
+@pytest.mark.parametrize("depth", [64, 5_000, 200_000])
+def test_deeply_nested_bodies_are_refused(local_service: EmbeddedService, depth: int) -> None:
+    compartment = fresh_compartment()
+    nested = "[" * depth + "]" * depth
+    body = with_hostile({**project_body(compartment), "freeformTags": "__HOSTILE__"}, nested)
+    assert_oci_error(post_raw(local_service, f"{API}/projects", body))
+    assert_nothing_stored(local_service, compartment)
+
+
+def test_query_parameters_with_broken_encodings_are_answered(
+    local_service: EmbeddedService,
+) -> None:
+    compartment = fresh_compartment()
+    for name in ("displayName", "lifecycleState", "sortBy", "limit", "page"):
+        url = f"{local_service.endpoint}{API}/jobs?compartmentId={compartment}&{name}=%ED%A0%80"
+        response = requests.get(url, auth=local_service.signer, timeout=30)
+        assert response.status_code in (200, 400), response.text
+        assert isinstance(response.json(), list if response.status_code == 200 else dict)
+
+
+# ------------------------------------------------------------------------- unsupported fields
+
+
+# ------------------------------------------------------------------------- object names
+
+
+# ------------------------------------------------------------------------- sizes, headers
