@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -143,9 +144,15 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
-            logger.exception(
-                "unexpected error on %s %s (request %s)", scope["method"], scope["path"], request_id
+        except Exception as exc:
+            # Where it failed, but not the exception's text: it may echo submitted values.
+            logger.error(
+                "unexpected %s on %s %s (request %s)\n%s",
+                type(exc).__name__,
+                scope["method"],
+                scope["path"],
+                request_id,
+                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
             )
             if started:
                 raise
@@ -416,17 +423,17 @@ def create_app(components: ServiceComponents) -> Starlette:
     async def run_logs(request: Request) -> Response:
         run_id = request.path_params["jobRunId"]
         ds.get_job_run(run_id)
-        offset_text = request.query_params.get("offset", "0")
-        if not offset_text.isdigit():
-            raise InvalidParameterError("offset must be a non-negative integer.")
+        offset = validation.small_integer(request.query_params.get("offset", "0"))
+        if offset is None:
+            raise InvalidParameterError("offset must be a non-negative integer (bytes).")
         path = components.log_path(run_id)
         try:
             with open(path, "rb") as log:
-                log.seek(int(offset_text))
+                log.seek(offset)
                 chunk = log.read()
         except FileNotFoundError:
             chunk = b""
-        next_offset = int(offset_text) + len(chunk)
+        next_offset = offset + len(chunk)
         return PlainTextResponse(
             chunk.decode("utf-8", errors="replace"), headers={"x-next-offset": str(next_offset)}
         )

@@ -630,9 +630,10 @@ def _int_query(
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+    number = validation.small_integer(raw)
+    if number is None or not minimum <= number <= maximum:
         raise InvalidParameterError(f"{name} must be an integer between {minimum} and {maximum}.")
-    return int(raw)
+    return number
 
 
 def _page_token(offset: int) -> str:
@@ -645,8 +646,9 @@ def _page_offset(token: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix != "offset" or not number.isdigit():
+        offset = validation.small_integer(number) if prefix == "offset" else None
+        if offset is None:
             raise ValueError(text)
-        return int(number)
+        return offset
     except ValueError:
         raise InvalidParameterError("page is not a valid page token.") from None

@@ -473,7 +473,8 @@ class SignatureVerifier:
                 raise NotAuthenticatedError("x-content-sha256 does not match the request body")
         if "content-length" in signed:
             length = hdrs["content-length"].strip()
-            if not length.isdigit() or int(length) != len(body):
+            well_formed = length.isascii() and length.isdecimal() and len(length) <= 19
+            if not well_formed or int(length) != len(body):
                 raise NotAuthenticatedError("content-length does not match the request body")
 
     def _resolve_key(self, key_id: str) -> tuple[Principal, rsa.RSAPublicKey]:

@@ -9,6 +9,7 @@ with OCI's 404 codes.
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import logging
 import os
@@ -23,7 +24,12 @@ from notebook_launcher.localservice.errors import InvalidParameterError, Service
 logger = logging.getLogger(__name__)
 
 LOCAL_NAMESPACE = "localns"
-MAX_OBJECT_NAME = 1024
+MAX_OBJECT_NAME_BYTES = 1024  # OCI's limit, in UTF-8 bytes
+MAX_SEGMENT_BYTES = 255  # a file name on the local disk (NAME_MAX)
+# Errors the file system answers for a name it cannot hold, as opposed to a failing disk.
+_NAME_ERRNOS = frozenset(
+    {errno.ENAMETOOLONG, errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.EINVAL, errno.EILSEQ}
+)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,255}")
 
@@ -65,12 +71,23 @@ class ObjectStore:
         for label, value in (("namespaceName", namespace), ("bucketName", bucket)):
             if not _NAME_RE.fullmatch(value):
                 raise InvalidParameterError(f"{label} {value!r} is not a valid name.")
-        if not name or len(name) > MAX_OBJECT_NAME or "\x00" in name:
-            raise InvalidParameterError("objectName must be 1 to 1024 characters.")
+        try:
+            size = len(name.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise InvalidParameterError("objectName is not valid Unicode.") from None
+        if not name or size > MAX_OBJECT_NAME_BYTES or "\x00" in name:
+            raise InvalidParameterError(
+                f"objectName must be 1 to {MAX_OBJECT_NAME_BYTES} bytes (UTF-8) long."
+            )
         parts = name.split("/")
         if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
             raise InvalidParameterError(
                 "objectName must not start with '/' or hold empty, '.' or '..' segments locally."
+            )
+        if any(len(part.encode("utf-8")) > MAX_SEGMENT_BYTES for part in parts):
+            raise InvalidParameterError(
+                f"objectName segments (between '/') must be at most {MAX_SEGMENT_BYTES} bytes"
+                " (UTF-8) each locally, where they are file names."
             )
         return self.root.joinpath(namespace, bucket, *parts)
 
@@ -82,13 +99,20 @@ class ObjectStore:
             raise InvalidParameterError(
                 f"objectName {name!r} collides with an existing object used as a folder."
             ) from None
+        except OSError as exc:
+            raise _name_error(exc) from None
         if path.is_dir():
             raise InvalidParameterError(
                 f"objectName {name!r} is used as a folder by other objects."
             )
-        staged = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        staged.write_bytes(content)
-        os.replace(staged, path)
+        # A short staging name: the object's own name may already be as long as the disk allows.
+        staged = path.parent / f".put-{uuid.uuid4().hex}.tmp"
+        try:
+            staged.write_bytes(content)
+            os.replace(staged, path)
+        except OSError as exc:
+            staged.unlink(missing_ok=True)
+            raise _name_error(exc) from None
         logger.debug("stored object %s/%s (%d bytes)", bucket, name, len(content))
         return self._info(path)
 
@@ -99,7 +123,11 @@ class ObjectStore:
                 f"Either the bucket named '{bucket}' does not exist in the "
                 f"namespace '{namespace}' or you are not authorized to access it"
             )
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:
+            raise _name_error(exc) from None
+        if not found:
             raise ObjectNotFoundError(f"The object '{name}' was not found in the bucket '{bucket}'")
         return self._info(path)
 
@@ -115,3 +143,12 @@ class ObjectStore:
             etag=f"{stat.st_ino:x}-{stat.st_mtime_ns:x}",
             last_modified=formatdate(stat.st_mtime, usegmt=True),
         )
+
+
+def _name_error(exc: OSError) -> Exception:
+    """A 400 for an object name the local disk cannot hold; other OSErrors stay errors."""
+    if exc.errno in _NAME_ERRNOS:
+        return InvalidParameterError(
+            f"objectName cannot be stored locally ({os.strerror(exc.errno or 0)})."
+        )
+    return exc

@@ -99,6 +99,17 @@ def is_ascii_integer(text: str) -> bool:
     return text.isascii() and text.isdecimal()
 
 
+def small_integer(text: str, max_digits: int = 15) -> int | None:
+    """`text` as a non-negative integer of at most `max_digits` ASCII digits, else None.
+
+    Bounded so the number always fits SQLite's 64-bit integers and `int()` never meets
+    Python's limit on digits.
+    """
+    if not is_ascii_integer(text) or len(text) > max_digits:
+        return None
+    return int(text)
+
+
 def _too_deep(path: JsonPath) -> InvalidParameterError:
     return InvalidParameterError(
         f"{_where(path)} is nested more than {MAX_JSON_DEPTH} levels deep."
@@ -194,8 +205,8 @@ def integer(
     if value is None:
         return None
     # The SDK sends ints; ADS's docs show a quoted number, which OCI's JSON binding accepts.
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
+    if isinstance(value, str) and (number := small_integer(value.strip())) is not None:
+        value = number
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidParameterError(f"{_path(prefix, field)} must be an integer.")
     if not minimum <= value <= maximum:
@@ -211,7 +222,13 @@ def positive_number(body: Mapping[str, Any], field: str, prefix: str) -> float |
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise InvalidParameterError(f"{_path(prefix, field)} must be a positive number.")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidParameterError(f"{_path(prefix, field)} is too large.")
+    return number
 
 
 def boolean(body: Mapping[str, Any], field: str, prefix: str) -> bool | None:

@@ -6,6 +6,7 @@ never break another test's lists.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from typing import Any
@@ -176,6 +177,53 @@ def test_deeply_nested_bodies_are_refused(local_service: EmbeddedService, depth:
     assert_nothing_stored(local_service, compartment)
 
 
+def test_integers_too_large_for_a_float_are_refused(
+    local_service: EmbeddedService, tenancy_project: str
+) -> None:
+    compartment = fresh_compartment()
+    body = job_body(compartment, tenancy_project)
+    body["jobInfrastructureConfigurationDetails"]["jobShapeConfigDetails"]["ocpus"] = "__HOSTILE__"
+    answer = assert_oci_error(
+        post_raw(local_service, f"{API}/jobs", with_hostile(body, "1" + "0" * 400)),
+        code="InvalidParameter",
+    )
+    assert "ocpus" in answer["message"]
+    assert_nothing_stored(local_service, compartment)
+
+
+@pytest.mark.parametrize("digits", ["²", "٣", "\U0001d7d7", "1²"])
+def test_unicode_digits_are_not_integers(
+    local_service: EmbeddedService, tenancy_project: str, digits: str
+) -> None:
+    compartment = fresh_compartment()
+    body = job_body(compartment, tenancy_project)
+    body["jobConfigurationDetails"]["maximumRuntimeInMinutes"] = digits
+    answer = assert_oci_error(
+        post_raw(local_service, f"{API}/jobs", json.dumps(body).encode()),
+        code="InvalidParameter",
+    )
+    assert "maximumRuntimeInMinutes" in answer["message"]
+    assert_oci_error(get(local_service, f"{API}/jobs", compartmentId=compartment, limit=digits))
+    assert_nothing_stored(local_service, compartment)
+
+
+def test_huge_page_tokens_and_log_offsets_are_refused(
+    local_service: EmbeddedService, project_id: str
+) -> None:
+    token = base64.urlsafe_b64encode(b"offset:" + b"9" * 30).decode().rstrip("=")
+    for kind in ("projects", "jobs", "jobRuns"):
+        answer = assert_oci_error(
+            get(local_service, f"{API}/{kind}", compartmentId=fresh_compartment(), page=token),
+            code="InvalidParameter",
+        )
+        assert "page" in answer["message"]
+    run_id = "ocid1.datasciencejobrun.oc1.iad." + "a" * 60
+    for offset in ("²", "9" * 30):
+        response = get(local_service, f"/_local/jobRuns/{run_id}/logs", offset=offset)
+        assert response.status_code in (400, 404), response.text
+        assert_oci_error(response, status=response.status_code)
+
+
 def test_query_parameters_with_broken_encodings_are_answered(
     local_service: EmbeddedService,
 ) -> None:
@@ -191,6 +239,25 @@ def test_query_parameters_with_broken_encodings_are_answered(
 
 
 # ------------------------------------------------------------------------- object names
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["x" * 300, "dir/" + "y" * 256, "/".join(["z" * 200] * 6), "é" * 513],
+)
+def test_object_names_too_long_for_the_disk_or_for_oci_are_refused(
+    local_service: EmbeddedService, name: str
+) -> None:
+    client = local_service.object_storage_client()
+    path = f"/n/{local_service.namespace}/b/long-names/o/{requests.utils.quote(name, safe='/')}"
+    put = requests.put(
+        local_service.endpoint + path, data=b"x", auth=local_service.signer, timeout=30
+    )
+    assert_oci_error(put, code="InvalidParameter")
+    got = requests.get(local_service.endpoint + path, auth=local_service.signer, timeout=30)
+    assert got.status_code in (400, 404), got.text
+    assert_oci_error(got, status=got.status_code)
+    assert client.get_namespace().data == local_service.namespace
 
 
 # ------------------------------------------------------------------------- sizes, headers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -9,8 +10,13 @@ import pytest
 
 from notebook_launcher.localservice import validation
 from notebook_launcher.localservice.app import ServiceJSONResponse
+from notebook_launcher.localservice.datascience import DataScience
 from notebook_launcher.localservice.errors import InvalidParameterError
+from notebook_launcher.localservice.objectstorage import ObjectStore
 from notebook_launcher.localservice.store import PROJECTS, Store
+from tests.unit.localservice.test_datascience import (
+    RecordingScheduler,
+)
 
 # ------------------------------------------------------------------------- Authorization
 
@@ -50,6 +56,20 @@ def test_ordinary_bodies_parse() -> None:
     }
 
 
+@pytest.mark.parametrize("text", ["²", "٣", "\U0001d7d7", "1²", "+3", " 3x"])
+def test_only_ascii_digits_are_integers(text: str) -> None:
+    with pytest.raises(InvalidParameterError, match="maximumRuntimeInMinutes"):
+        validation.integer(
+            {"maximumRuntimeInMinutes": text}, "maximumRuntimeInMinutes", minimum=1, maximum=10
+        )
+    assert validation.integer({"n": " 7 "}, "n", minimum=1, maximum=10) == 7
+
+
+def test_huge_integers_are_refused_where_numbers_are_expected() -> None:
+    with pytest.raises(InvalidParameterError, match="ocpus"):
+        validation.positive_number({"ocpus": 10**400}, "ocpus", "shape")
+
+
 # ------------------------------------------------------------------------- stored values
 
 
@@ -73,7 +93,38 @@ def test_records_stored_before_bodies_were_checked_are_still_answered() -> None:
     assert json.loads(body) == {"a": None, "b": "x\ufffd\ufffd\ufffd", "\ufffd" * 3: [None, 1.5]}
 
 
+@pytest.mark.parametrize("digits", ["²", "٣"])
+def test_list_limits_take_ascii_digits_only(tmp_path: Path, digits: str) -> None:
+    ds = DataScience(Store(tmp_path / "db"), tmp_path / "artifacts", RecordingScheduler())
+    with pytest.raises(InvalidParameterError, match="limit"):
+        ds.list_projects({"compartmentId": "ocid1.tenancy.oc1..aaaa", "limit": digits})
+
+
+def test_page_tokens_are_bounded(tmp_path: Path) -> None:
+    ds = DataScience(Store(tmp_path / "db"), tmp_path / "artifacts", RecordingScheduler())
+    for number in ("9" * 30, "²", "-1"):
+        token = base64.urlsafe_b64encode(f"offset:{number}".encode()).decode().rstrip("=")
+        with pytest.raises(InvalidParameterError, match="page"):
+            ds.list_projects({"compartmentId": "ocid1.tenancy.oc1..aaaa", "page": token})
+
+
 # ------------------------------------------------------------------------- object names
+
+
+@pytest.mark.parametrize("name", ["x" * 256, "a/" + "b" * 300, "é" * 513])
+def test_object_names_the_disk_or_oci_cannot_hold_are_refused(tmp_path: Path, name: str) -> None:
+    store = ObjectStore(tmp_path)
+    with pytest.raises(InvalidParameterError, match="objectName"):
+        store.put("ns", "bucket", name, b"x")
+    with pytest.raises(InvalidParameterError, match="objectName"):
+        store.head("ns", "bucket", name)
+
+
+def test_an_object_name_of_255_bytes_per_segment_is_stored(tmp_path: Path) -> None:
+    store = ObjectStore(tmp_path)
+    name = "a" * 255 + "/" + "b" * 255
+    assert store.put("ns", "bucket", name, b"x").size == 1
+    assert store.head("ns", "bucket", name).size == 1
 
 
 # ------------------------------------------------------------------------- artifacts
