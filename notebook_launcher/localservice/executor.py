@@ -168,14 +168,7 @@ class Executor:
                 self._execute(run_id)
             except Exception:
                 logger.exception("job run %s failed inside the local service", run_id)
-                lifecycle.transition(
-                    self._store,
-                    run_id,
-                    (lifecycle.IN_PROGRESS, lifecycle.CANCELING),
-                    lifecycle.FAILED,
-                    details="Job run failed because of an internal error in the local service.",
-                    finished=True,
-                )
+                self._finish(run_id, None, failure=lifecycle.INTERNAL_ERROR_DETAILS)
 
     def _execute(self, run_id: str) -> None:
         active = _Active()
@@ -208,13 +201,9 @@ class Executor:
                 command, env = self._prepare(run, job, configuration, run_dir, work_dir)
             except RunSetupError as exc:
                 log.write(f"{exc}\n".encode())
-                lifecycle.transition(
-                    self._store,
-                    run_id,
-                    (lifecycle.IN_PROGRESS,),
-                    lifecycle.FAILED,
-                    details=f"Job run failed to start: {exc}",
-                    finished=True,
+                # A cancel may have arrived meanwhile (CANCELING): _finish ends it CANCELED.
+                self._finish(
+                    run_id, None, failure=lifecycle.SETUP_FAILED_DETAILS.format(reason=exc)
                 )
                 return
             started = time.monotonic()
@@ -256,16 +245,27 @@ class Executor:
             kill_process_tree(process.pid)  # anything the entrypoint left behind
         self._finish(run_id, exit_code, exceeded)
 
-    def _finish(self, run_id: str, exit_code: int, exceeded_minutes: int | None) -> None:
+    def _finish(
+        self,
+        run_id: str,
+        exit_code: int | None,
+        exceeded_minutes: int | None = None,
+        *,
+        failure: str | None = None,
+    ) -> None:
+        """Move a started run (IN_PROGRESS or CANCELING) to its final state."""
         with self._store.transaction() as tx:
             record = tx.get(JOB_RUNS, run_id)
-            if record is None:
+            if record is None or record.state not in (lifecycle.IN_PROGRESS, lifecycle.CANCELING):
                 return
             if self._stopping.is_set() and record.state == lifecycle.IN_PROGRESS:
                 state, details = lifecycle.FAILED, lifecycle.SERVICE_STOPPED_DETAILS
             else:
                 state, details = lifecycle.finish_state(
-                    record.state, exit_code, runtime_exceeded_minutes=exceeded_minutes
+                    record.state,
+                    exit_code,
+                    runtime_exceeded_minutes=exceeded_minutes,
+                    failure=failure,
                 )
             lifecycle.transition_in(
                 tx, run_id, (record.state,), state, details=details, finished=True

@@ -59,6 +59,8 @@ SERVICE_STOPPED_CANCEL_DETAILS = (
 )
 CANCELED_DETAILS = "Job run canceled."
 SUCCEEDED_DETAILS = "Job run artifact execution succeeded."
+SETUP_FAILED_DETAILS = "Job run failed to start: {reason}"
+INTERNAL_ERROR_DETAILS = "Job run failed because of an internal error in the local service."
 
 
 def transition_in(
@@ -106,14 +108,22 @@ def transition(
 
 
 def finish_state(
-    current: str, exit_code: int | None, *, runtime_exceeded_minutes: int | None = None
+    current: str,
+    exit_code: int | None,
+    *,
+    runtime_exceeded_minutes: int | None = None,
+    failure: str | None = None,
 ) -> tuple[str, str]:
-    """The final state and lifecycleDetails of a run whose process ended or was stopped.
+    """The final state and lifecycleDetails of a run that ended, was stopped or never started.
 
-    A cancel requested before the end wins; then an exceeded runtime; then the exit code.
+    A cancel requested before the end wins (even over a run that failed to start: the user
+    asked for CANCELED, and a run must never stay CANCELING); then a `failure` (details of a
+    run that could not start or run); then an exceeded runtime; then the exit code.
     """
     if current == CANCELING:
         return CANCELED, CANCELED_DETAILS
+    if failure is not None:
+        return FAILED, failure
     if runtime_exceeded_minutes is not None:
         return FAILED, MAX_RUNTIME_DETAILS.format(minutes=runtime_exceeded_minutes)
     if exit_code == 0:

@@ -5,18 +5,37 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from notebook_launcher.localservice import validation
+from notebook_launcher.localservice import lifecycle, validation
 from notebook_launcher.localservice.app import ServiceJSONResponse
 from notebook_launcher.localservice.datascience import DataScience
 from notebook_launcher.localservice.errors import InvalidParameterError
-from notebook_launcher.localservice.objectstorage import ObjectStore
-from notebook_launcher.localservice.store import PROJECTS, Store
-from tests.unit.localservice.test_datascience import (
-    RecordingScheduler,
+from notebook_launcher.localservice.executor import (
+    Executor,
+    ExecutorSettings,
+    RunSetupError,
 )
+from notebook_launcher.localservice.identity import (
+    LocalIdentity,
+    ensure_identity,
+)
+from notebook_launcher.localservice.objectstorage import ObjectStore
+from notebook_launcher.localservice.store import PROJECTS, Record, Store
+from tests.unit.localservice.test_datascience import (
+    USER,
+    RecordingScheduler,
+    active_job,
+    run_body,
+)
+
+
+@pytest.fixture(scope="module")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> LocalIdentity:
+    return ensure_identity(tmp_path_factory.mktemp("svc"))
+
 
 # ------------------------------------------------------------------------- Authorization
 
@@ -131,3 +150,38 @@ def test_an_object_name_of_255_bytes_per_segment_is_stored(tmp_path: Path) -> No
 
 
 # ------------------------------------------------------------------------- run setup
+
+
+class _CancelDuringSetup(Executor):
+    """An executor whose setup is interrupted by a cancel, then fails."""
+
+    datascience: DataScience
+
+    def _prepare(self, run: Record, *args: Any) -> tuple[list[str], dict[str, str]]:
+        self.datascience.cancel_job_run(run.id, None)  # the API moves it to CANCELING
+        raise RunSetupError("the artifact is broken.")
+
+
+def test_a_cancel_during_a_failed_setup_ends_canceled(
+    tmp_path: Path, identity: LocalIdentity
+) -> None:
+    store = Store(tmp_path / "db")
+    executor = _CancelDuringSetup(
+        store,
+        identity,
+        ExecutorSettings(data_dir=tmp_path, endpoint="http://127.0.0.1:9", concurrency=1),
+        lambda job_id: tmp_path / "artifacts" / f"{job_id}.bin",
+    )
+    executor.runs_dir.mkdir()
+    executor.logs_dir.mkdir()
+    ds = DataScience(store, tmp_path / "artifacts", RecordingScheduler())
+    executor.datascience = ds
+    project, job = active_job(ds)
+    run = ds.create_job_run(run_body(project, job), USER, None)[0]
+
+    executor._execute(run.id)
+
+    finished = ds.get_job_run(run.id)
+    assert finished.state == lifecycle.CANCELED
+    assert finished.doc["lifecycleDetails"] == lifecycle.CANCELED_DETAILS
+    assert "timeFinished" in finished.doc
