@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import time
 from typing import Any
 
 import pytest
@@ -261,3 +262,20 @@ def test_object_names_too_long_for_the_disk_or_for_oci_are_refused(
 
 
 # ------------------------------------------------------------------------- sizes, headers
+
+
+def test_an_oversized_authorization_header_is_refused_quickly(
+    local_service: EmbeddedService,
+) -> None:
+    started = time.monotonic()
+    for authorization in (
+        'Signature a="b"' + " " * 15_000 + "x",
+        "Signature " + ",".join(f'p{n}="{"v" * 50}"' for n in range(400)),
+    ):
+        response = requests.get(
+            f"{local_service.endpoint}{API}/projects",
+            headers={"authorization": authorization},
+            timeout=30,
+        )
+        assert_oci_error(response, status=401, code="NotAuthenticated")
+    assert time.monotonic() - started < 1.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from notebook_launcher.localservice.executor import (
 )
 from notebook_launcher.localservice.identity import (
     LocalIdentity,
+    NotAuthenticatedError,
+    SignatureVerifier,
     ensure_identity,
 )
 from notebook_launcher.localservice.objectstorage import ObjectStore
@@ -38,6 +41,31 @@ def identity(tmp_path_factory: pytest.TempPathFactory) -> LocalIdentity:
 
 
 # ------------------------------------------------------------------------- Authorization
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        'Signature a="b"' + " " * 15_000 + "x",
+        'Signature a="b",' + " ," * 7_000 + "x",
+        "Signature " + 'k="v" ' * 2_500,
+    ],
+)
+def test_authorization_parsing_takes_linear_time(
+    identity: LocalIdentity, authorization: str
+) -> None:
+    verifier = SignatureVerifier(identity)
+    started = time.perf_counter()
+    with pytest.raises(NotAuthenticatedError):
+        verifier.verify("GET", "/20190101/jobs", {"authorization": authorization}, b"")
+    assert time.perf_counter() - started < 0.05
+
+
+def test_an_authorization_header_over_16_kib_is_refused_unparsed(identity: LocalIdentity) -> None:
+    verifier = SignatureVerifier(identity)
+    header = 'Signature version="1",keyId="' + "k" * 17_000 + '"'
+    with pytest.raises(NotAuthenticatedError, match="longer than 16384"):
+        verifier.verify("GET", "/20190101/jobs", {"authorization": header}, b"")
 
 
 # ------------------------------------------------------------------------- JSON bodies
