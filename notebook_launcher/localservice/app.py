@@ -9,11 +9,12 @@ start, fault injection). Every request, on every path, must carry a valid OCI si
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formatdate
@@ -34,6 +35,7 @@ from notebook_launcher.localservice.errors import (
     CannotParseRequestError,
     InternalServerError,
     InvalidParameterError,
+    LimitExceededError,
     MethodNotAllowedError,
     NotAuthenticatedServiceError,
     RouteNotFoundError,
@@ -45,6 +47,7 @@ from notebook_launcher.localservice.identity import (
     NotAuthenticatedError,
     Principal,
     SignatureVerifier,
+    is_raw_body_upload,
 )
 from notebook_launcher.localservice.objectstorage import ObjectInfo, ObjectStore
 from notebook_launcher.localservice.store import Record
@@ -53,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 API = "/20190101"
 Handler = Callable[[Request], Awaitable[Response]]
+MAX_JSON_BODY_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_BYTES = 2 * 1024**3  # a job artifact or an object
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class ServiceComponents:
     faults: FaultInjector | None
     namespace: str
     log_path: Callable[[str], Path]
+    uploads_dir: Path
 
 
 # --------------------------------------------------------------------------- responses
@@ -162,29 +168,34 @@ class RequestIdMiddleware:
             await response(scope, receive, send_with_id)
 
 
-class SignatureMiddleware:
-    """Verifies the OCI signature of every request before routing it.
+class _BodyTooLargeError(Exception):
+    """The body grew past its limit while it was read."""
 
-    The body is read here (the signature covers its digest) and replayed to the app.
+
+class _Disconnected(Exception):
+    """The client went away before its body arrived."""
+
+
+class SignatureMiddleware:
+    """Verifies the OCI signature of every request before routing it, and bounds its body.
+
+    The signature is checked on the headers before any of the body is read (it covers the
+    body's announced digest and length), so an unsigned or oversized request costs nothing.
+    A body announced or grown over its limit (MAX_JSON_BODY_BYTES, or MAX_UPLOAD_BYTES for
+    artifacts and objects) is refused with 400 LimitExceeded. A JSON body is then read,
+    checked against the signed digest and replayed to the app; an upload is streamed to a
+    file in `uploads_dir`, handed to the route as `request.state.upload`, and removed after.
     """
 
-    def __init__(self, app: ASGIApp, verifier: SignatureVerifier) -> None:
+    def __init__(self, app: ASGIApp, verifier: SignatureVerifier, uploads_dir: Path) -> None:
         self.app = app
         self.verifier = verifier
+        self.uploads_dir = uploads_dir
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
         raw_path = scope.get("raw_path") or scope["path"].encode()
         target = raw_path.decode("latin-1")
         if scope.get("query_string"):
@@ -192,14 +203,50 @@ class SignatureMiddleware:
         headers = {
             name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
         }
+        announced = _announced_length(headers)
+        has_body = announced is None or announced > 0
         try:
-            principal = self.verifier.verify(scope["method"], target, headers, body)
+            principal, rules = self.verifier.verify_headers(
+                scope["method"], target, headers, has_body=has_body
+            )
         except NotAuthenticatedError as exc:
-            logger.info("401 %s %s: %s", scope["method"], scope["path"], exc)
-            response = error_response(NotAuthenticatedServiceError(str(exc)))
-            await response(scope, receive, send)
+            await self._refuse(scope, receive, send, NotAuthenticatedServiceError(str(exc)))
             return
-        scope.setdefault("state", {})["principal"] = principal
+        upload = is_raw_body_upload(scope["method"], scope["path"])
+        limit, what = (MAX_UPLOAD_BYTES, "2 GiB") if upload else (MAX_JSON_BODY_BYTES, "10 MB")
+        too_large = LimitExceededError(
+            f"The request body is larger than the {what} ({limit} bytes) this operation takes."
+        )
+        if announced is not None and announced > limit:
+            await self._refuse(scope, receive, send, too_large)
+            return
+        body = b""
+        upload_file: Path | None = None
+        try:
+            if upload:
+                upload_file = self.uploads_dir / f"{uuid.uuid4().hex}.upload"
+                size, digest = await _stream_to_file(receive, upload_file, limit)
+            else:
+                body = await _read_body(receive, limit)
+                size, digest = len(body), hashlib.sha256(body).digest()
+            rules.check(size, digest)
+        except _Disconnected:
+            _discard(upload_file)
+            return
+        except _BodyTooLargeError:
+            _discard(upload_file)
+            await self._refuse(scope, receive, send, too_large)
+            return
+        except NotAuthenticatedError as exc:
+            _discard(upload_file)
+            await self._refuse(scope, receive, send, NotAuthenticatedServiceError(str(exc)))
+            return
+        except BaseException:
+            _discard(upload_file)
+            raise
+        state = scope.setdefault("state", {})
+        state["principal"] = principal
+        state["upload"] = upload_file
         replayed = False
 
         async def replay() -> Message:
@@ -209,7 +256,68 @@ class SignatureMiddleware:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            _discard(upload_file)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, error: ServiceError) -> None:
+        """Answer without reading (the rest of) the body, and close the connection so the
+        client's unread bytes are not taken as the next request."""
+        logger.info("%d %s %s: %s", error.status, scope["method"], scope["path"], error.message)
+        response = error_response(error, headers={"connection": "close"})
+        await response(scope, receive, send)
+
+
+def _announced_length(headers: Mapping[str, str]) -> int | None:
+    """The content-length the headers announce: 0 when there is no body, None when it is
+    sent chunked (or the header cannot be read, which the server would have refused)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    if "transfer-encoding" in lowered:
+        return None
+    text = lowered.get("content-length", "0").strip()
+    return int(text) if text.isascii() and text.isdecimal() else None
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLargeError
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _stream_to_file(receive: Receive, path: Path, limit: int) -> tuple[int, bytes]:
+    """Write the body to `path` as it arrives; its size and SHA-256 digest."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "xb") as file:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _BodyTooLargeError
+            digest.update(chunk)
+            file.write(chunk)
+            if not message.get("more_body", False):
+                return size, digest.digest()
+
+
+def _discard(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- app
@@ -313,11 +421,16 @@ def create_app(components: ServiceComponents) -> Starlette:
         )
         return Response(status_code=202, headers={"opc-work-request-id": work_request})
 
+    def upload(request: Request) -> Path:
+        path = request.state.upload
+        assert isinstance(path, Path)  # SignatureMiddleware streams every upload to a file
+        return path
+
     @operation("CreateJobArtifact")
     async def create_job_artifact(request: Request) -> Response:
         ds.create_job_artifact(
             request.path_params["jobId"],
-            await request.body(),
+            upload(request),
             request.headers.get("content-disposition"),
             request.headers.get("opc-retry-token"),
         )
@@ -388,7 +501,7 @@ def create_app(components: ServiceComponents) -> Starlette:
 
     @operation("PutObject")
     async def put_object(request: Request) -> Response:
-        info = components.objects.put(*object_address(request), await request.body())
+        info = components.objects.put(*object_address(request), upload(request))
         return Response(
             status_code=200,
             headers={
@@ -547,7 +660,11 @@ def create_app(components: ServiceComponents) -> Starlette:
         routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
-            Middleware(SignatureMiddleware, verifier=components.verifier),
+            Middleware(
+                SignatureMiddleware,
+                verifier=components.verifier,
+                uploads_dir=components.uploads_dir,
+            ),
         ],
         exception_handlers={
             ServiceError: on_service_error,

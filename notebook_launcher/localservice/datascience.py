@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -419,54 +420,67 @@ class DataScience:
     def create_job_artifact(
         self,
         job_id: str,
-        content: bytes,
+        content: bytes | Path,
+        content_disposition: str | None,
+        retry_token: str | None,
+    ) -> None:
+        """Store a job's artifact: its bytes, or a file holding them (an upload the HTTP
+        layer streamed to disk, which this takes over: moved into place or removed)."""
+        # Put the bytes in place first (under a name of their own), then commit the record:
+        # a crash in between leaves an orphan file, never a record without its file.
+        staged = self._artifacts_dir / f".{job_id}.{uuid.uuid4().hex}.tmp"
+        try:
+            if isinstance(content, Path):
+                shutil.move(content, staged)
+            else:
+                staged.write_bytes(content)
+            self._commit_artifact(job_id, staged, content_disposition, retry_token)
+        finally:
+            staged.unlink(missing_ok=True)
+
+    def _commit_artifact(
+        self,
+        job_id: str,
+        staged: Path,
         content_disposition: str | None,
         retry_token: str | None,
     ) -> None:
         self.get_job(job_id)
-        if not content:
+        size, md5_base64, sha256_hex = _file_digests(staged)
+        if not size:
             raise MissingParameterError("Missing parameter: jobArtifact (the request body).")
         file_name = _file_name(content_disposition)
-        request_hash = body_hash(job_id, file_name, content)
-        # Write the bytes first (to a name of their own), then commit the record: a crash in
-        # between leaves an orphan file, never a record without its file.
-        staged = self._artifacts_dir / f".{job_id}.{uuid.uuid4().hex}.tmp"
-        staged.write_bytes(content)
-        try:
-            with self._store.transaction() as tx:
-                if retry_token:
-                    previous = tx.check_retry_token("CreateJobArtifact", retry_token, request_hash)
-                    if previous is not None:
-                        return
-                record = tx.get(JOBS, job_id)
-                if record is None:
-                    raise NotFoundError()
-                if tx.get_artifact(job_id) is not None:
-                    raise ConflictError("The job already has an artifact; it cannot be replaced.")
-                if record.state != lifecycle.JOB_CREATING:
-                    raise IncorrectStateError(
-                        f"The job is {record.state}; an artifact can be uploaded only while the"
-                        " job is CREATING."
-                    )
-                os.replace(staged, self.artifact_path(job_id))
-                tx.save_artifact(
-                    ArtifactInfo(
-                        job_id=job_id,
-                        file_name=file_name,
-                        size=len(content),
-                        md5_base64=base64.b64encode(
-                            hashlib.md5(content, usedforsecurity=False).digest()
-                        ).decode(),
-                        sha256_hex=hashlib.sha256(content).hexdigest(),
-                        time_created=now_text(),
-                    )
+        request_hash = body_hash(job_id, file_name, sha256_hex)
+        with self._store.transaction() as tx:
+            if retry_token:
+                previous = tx.check_retry_token("CreateJobArtifact", retry_token, request_hash)
+                if previous is not None:
+                    return
+            record = tx.get(JOBS, job_id)
+            if record is None:
+                raise NotFoundError()
+            if tx.get_artifact(job_id) is not None:
+                raise ConflictError("The job already has an artifact; it cannot be replaced.")
+            if record.state != lifecycle.JOB_CREATING:
+                raise IncorrectStateError(
+                    f"The job is {record.state}; an artifact can be uploaded only while the"
+                    " job is CREATING."
                 )
-                tx.replace(JOBS, {**record.doc, "lifecycleState": lifecycle.JOB_ACTIVE})
-                if retry_token:
-                    tx.save_retry_token("CreateJobArtifact", retry_token, request_hash, job_id)
-        finally:
-            staged.unlink(missing_ok=True)
-        logger.info("job %s artifact stored (%d bytes); job ACTIVE", job_id, len(content))
+            os.replace(staged, self.artifact_path(job_id))
+            tx.save_artifact(
+                ArtifactInfo(
+                    job_id=job_id,
+                    file_name=file_name,
+                    size=size,
+                    md5_base64=md5_base64,
+                    sha256_hex=sha256_hex,
+                    time_created=now_text(),
+                )
+            )
+            tx.replace(JOBS, {**record.doc, "lifecycleState": lifecycle.JOB_ACTIVE})
+            if retry_token:
+                tx.save_retry_token("CreateJobArtifact", retry_token, request_hash, job_id)
+        logger.info("job %s artifact stored (%d bytes); job ACTIVE", job_id, size)
 
     def artifact(self, job_id: str) -> ArtifactInfo:
         self.get_job(job_id)
@@ -614,6 +628,19 @@ def _log_details(job_config: object, override: Document | None) -> Document | No
     if config.get("enableLogging") and config.get("logGroupId") and config.get("logId"):
         return {"logGroupId": config["logGroupId"], "logId": config["logId"]}
     return None
+
+
+def _file_digests(path: Path) -> tuple[int, str, str]:
+    """Size, base64 MD5 and hex SHA-256 of a file, read in chunks."""
+    md5 = hashlib.md5(usedforsecurity=False)
+    sha256 = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as file:
+        while chunk := file.read(1024 * 1024):
+            size += len(chunk)
+            md5.update(chunk)
+            sha256.update(chunk)
+    return size, base64.b64encode(md5.digest()).decode(), sha256.hexdigest()
 
 
 def _file_name(content_disposition: str | None) -> str:

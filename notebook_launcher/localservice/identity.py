@@ -357,6 +357,37 @@ def _is_raw_body_upload(method: str, path_with_query: str) -> bool:
     return any(p.match(path) for p in _RAW_BODY_PATHS)
 
 
+def is_raw_body_upload(method: str, path: str) -> bool:
+    """Whether the request is an upload whose raw body the SDK does not sign (artifacts,
+    PutObject): its content-length and digest are not covered by the signature."""
+    return _is_raw_body_upload(method.lower(), path)
+
+
+@dataclass(frozen=True)
+class BodyRules:
+    """What a request's body must match, from its headers: the x-content-sha256 digest (when
+    sent) and the content-length (when signed)."""
+
+    announced: bool
+    sha256_base64: str | None
+    signed_length: str | None
+
+    def check(self, length: int, sha256: bytes) -> None:
+        """Raise NotAuthenticatedError unless a body of `length` bytes with this SHA-256
+        digest is the one the headers describe."""
+        if length and not self.announced:
+            raise NotAuthenticatedError("The request has a body its headers did not announce")
+        if self.sha256_base64 is not None:
+            actual = base64.b64encode(sha256).decode("ascii")
+            if self.sha256_base64.strip() != actual:
+                raise NotAuthenticatedError("x-content-sha256 does not match the request body")
+        if self.signed_length is not None:
+            text = self.signed_length.strip()
+            well_formed = text.isascii() and text.isdecimal() and len(text) <= 19
+            if not well_formed or int(text) != length:
+                raise NotAuthenticatedError("content-length does not match the request body")
+
+
 class SignatureVerifier:
     """Verifies OCI-signed requests against a LocalIdentity's API key and RPST signing key."""
 
@@ -382,13 +413,50 @@ class SignatureVerifier:
         path_with_query is the request target as sent (raw, still percent-encoded); host, when
         given, replaces the Host header's value in the signing string.
         """
+        params, lines, rules = self._signing_string(
+            method, path_with_query, headers, has_body=bool(body), host=host
+        )
+        rules.check(len(body), hashlib.sha256(body).digest())
+        return self._check_signature(params, lines)
+
+    def verify_headers(
+        self,
+        method: str,
+        path_with_query: str,
+        headers: Mapping[str, str],
+        *,
+        has_body: bool,
+        host: str | None = None,
+    ) -> tuple[Principal, BodyRules]:
+        """Verify everything but the body, before it is read: the signature covers the
+        headers, and with them the body's announced digest and length. The caller checks
+        the body it then reads with the returned `BodyRules`.
+
+        has_body: whether the headers announce a body (content-length > 0 or chunked).
+        """
+        params, lines, rules = self._signing_string(
+            method, path_with_query, headers, has_body=has_body, host=host
+        )
+        return self._check_signature(params, lines), rules
+
+    def _signing_string(
+        self,
+        method: str,
+        path_with_query: str,
+        headers: Mapping[str, str],
+        *,
+        has_body: bool,
+        host: str | None,
+    ) -> tuple[dict[str, str], list[str], BodyRules]:
+        """The Authorization parameters and the signing string's lines, once the signed
+        header set and the date are checked; and what the body must match."""
         hdrs = {k.lower(): v for k, v in headers.items()}
         verb = method.lower()
         if verb not in _KNOWN_METHODS:
             raise NotAuthenticatedError(f"Method {method!r} cannot be signed")
         params = self._parse_authorization(hdrs.get("authorization"))
         signed = params["headers"].lower().split()
-        self._check_signed_set(verb, path_with_query, signed, body)
+        self._check_signed_set(verb, path_with_query, signed, has_body)
         lines = []
         for name in signed:
             if name == "(request-target)":
@@ -399,7 +467,14 @@ class SignatureVerifier:
                 raise NotAuthenticatedError(f"Signed header {name!r} is missing from the request")
             lines.append(f"{name}: {value}")
         self._check_date(hdrs["x-date"] if "x-date" in signed else hdrs["date"])
-        self._check_body(hdrs, signed, body)
+        rules = BodyRules(
+            announced=has_body,
+            sha256_base64=hdrs.get("x-content-sha256"),
+            signed_length=hdrs["content-length"] if "content-length" in signed else None,
+        )
+        return params, lines, rules
+
+    def _check_signature(self, params: Mapping[str, str], lines: list[str]) -> Principal:
         principal, public_key = self._resolve_key(params["keyId"])
         try:
             signature = base64.b64decode(params["signature"], validate=True)
@@ -444,14 +519,16 @@ class SignatureVerifier:
         return params
 
     @staticmethod
-    def _check_signed_set(verb: str, path_with_query: str, signed: list[str], body: bytes) -> None:
+    def _check_signed_set(
+        verb: str, path_with_query: str, signed: list[str], has_body: bool
+    ) -> None:
         signed_set = set(signed)
         if len(signed_set) != len(signed):
             raise NotAuthenticatedError("A header is listed twice in the signed headers")
         required = set(_BASIC_HEADERS)
         if "x-date" in signed_set:
             required.discard("date")  # OCI accepts x-date in place of date
-        if verb in _BODY_METHODS and body and not _is_raw_body_upload(verb, path_with_query):
+        if verb in _BODY_METHODS and has_body and not _is_raw_body_upload(verb, path_with_query):
             required |= _BODY_HEADERS
         missing = required - signed_set
         if missing:
@@ -473,19 +550,6 @@ class SignatureVerifier:
                 f"The date header is more than {MAX_CLOCK_SKEW_SECONDS // 60} minutes "
                 "off the service's clock"
             )
-
-    @staticmethod
-    def _check_body(hdrs: Mapping[str, str], signed: list[str], body: bytes) -> None:
-        digest = hdrs.get("x-content-sha256")
-        if digest is not None:
-            actual = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
-            if digest.strip() != actual:
-                raise NotAuthenticatedError("x-content-sha256 does not match the request body")
-        if "content-length" in signed:
-            length = hdrs["content-length"].strip()
-            well_formed = length.isascii() and length.isdecimal() and len(length) <= 19
-            if not well_formed or int(length) != len(body):
-                raise NotAuthenticatedError("content-length does not match the request body")
 
     def _resolve_key(self, key_id: str) -> tuple[Principal, rsa.RSAPublicKey]:
         if key_id.startswith("ST$"):

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import uuid
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -91,7 +92,9 @@ class ObjectStore:
             )
         return self.root.joinpath(namespace, bucket, *parts)
 
-    def put(self, namespace: str, bucket: str, name: str, content: bytes) -> ObjectInfo:
+    def put(self, namespace: str, bucket: str, name: str, content: bytes | Path) -> ObjectInfo:
+        """Store an object from its bytes or from a file holding them (an upload the HTTP
+        layer streamed to disk, which this takes over)."""
         path = self.object_path(namespace, bucket, name)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,13 +111,17 @@ class ObjectStore:
         # A short staging name: the object's own name may already be as long as the disk allows.
         staged = path.parent / f".put-{uuid.uuid4().hex}.tmp"
         try:
-            staged.write_bytes(content)
+            if isinstance(content, Path):
+                shutil.move(content, staged)
+            else:
+                staged.write_bytes(content)
             os.replace(staged, path)
         except OSError as exc:
             staged.unlink(missing_ok=True)
             raise _name_error(exc) from None
-        logger.debug("stored object %s/%s (%d bytes)", bucket, name, len(content))
-        return self._info(path)
+        info = self._info(path)
+        logger.debug("stored object %s/%s (%d bytes)", bucket, name, info.size)
+        return info
 
     def head(self, namespace: str, bucket: str, name: str) -> ObjectInfo:
         path = self.object_path(namespace, bucket, name)
@@ -133,13 +140,15 @@ class ObjectStore:
 
     @staticmethod
     def _info(path: Path) -> ObjectInfo:
-        content = path.read_bytes()
+        md5 = hashlib.md5(usedforsecurity=False)
+        with open(path, "rb") as file:
+            while chunk := file.read(1024 * 1024):
+                md5.update(chunk)
         stat = path.stat()
-        md5 = base64.b64encode(hashlib.md5(content, usedforsecurity=False).digest()).decode()
         return ObjectInfo(
             path=path,
-            size=len(content),
-            md5_base64=md5,
+            size=stat.st_size,
+            md5_base64=base64.b64encode(md5.digest()).decode(),
             etag=f"{stat.st_ino:x}-{stat.st_mtime_ns:x}",
             last_modified=formatdate(stat.st_mtime, usegmt=True),
         )

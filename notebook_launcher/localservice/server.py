@@ -13,6 +13,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -121,6 +122,10 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
     service_file = data_dir / SERVICE_FILE
     store = Store(data_dir / "service.db")
     artifacts_dir = data_dir / "artifacts"
+    # Uploads in flight are streamed here; any left by a killed process are garbage.
+    uploads_dir = data_dir / "uploads"
+    shutil.rmtree(uploads_dir, ignore_errors=True)
+    uploads_dir.mkdir()
 
     def artifact_path(job_id: str) -> Path:
         return artifacts_dir / f"{job_id}.bin"
@@ -145,6 +150,7 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
         faults=FaultInjector() if settings.fault_injection else None,
         namespace=LOCAL_NAMESPACE,
         log_path=executor.log_path,
+        uploads_dir=uploads_dir,
     )
     app = create_app(components)
 

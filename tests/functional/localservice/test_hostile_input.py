@@ -7,10 +7,13 @@ never break another test's lists.
 from __future__ import annotations
 
 import base64
+import hashlib
+import http.client
 import json
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -262,6 +265,97 @@ def test_object_names_too_long_for_the_disk_or_for_oci_are_refused(
 
 
 # ------------------------------------------------------------------------- sizes, headers
+
+
+def _connection(service: EmbeddedService) -> http.client.HTTPConnection:
+    parts = urlsplit(service.endpoint)
+    assert parts.hostname is not None and parts.port is not None
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+
+
+def send_claiming(
+    service: EmbeddedService,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    claimed_length: int,
+    sent: bytes = b"{}",
+) -> tuple[int, dict[str, Any], float]:
+    """Send headers that announce `claimed_length` body bytes but only `sent` of them;
+    the status, JSON answer and seconds until the answer."""
+    connection = _connection(service)
+    started = time.monotonic()
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers.items():
+            if name.lower() != "content-length":
+                connection.putheader(name, value)
+        connection.putheader("content-length", str(claimed_length))
+        connection.endheaders(sent)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        return response.status, answer, time.monotonic() - started
+    finally:
+        connection.close()
+
+
+def signed_headers(
+    service: EmbeddedService, method: str, path: str, body: bytes, claimed: int, *, raw: bool
+) -> dict[str, str]:
+    """Headers signed by the service's API key for a body of `claimed` bytes."""
+    prepared = requests.Request(method, service.endpoint + path, data=body).prepare()
+    prepared.headers["content-length"] = str(claimed)
+    if not raw:
+        prepared.headers["content-type"] = "application/json"
+        prepared.headers["x-content-sha256"] = base64.b64encode(
+            hashlib.sha256(body).digest()
+        ).decode()
+    service.signer(prepared, enforce_content_headers=not raw)
+    return {k: v if isinstance(v, str) else v.decode() for k, v in prepared.headers.items()}
+
+
+def test_a_huge_unsigned_body_is_refused_before_it_is_read(
+    local_service: EmbeddedService,
+) -> None:
+    status, answer, seconds = send_claiming(
+        local_service,
+        "POST",
+        f"{API}/projects",
+        {"content-type": "application/json", "host": "localhost"},
+        400_000_000,
+    )
+    assert (status, answer["code"]) == (401, "NotAuthenticated")
+    assert seconds < 5
+
+
+def test_a_signed_json_body_over_the_limit_is_refused_before_it_is_read(
+    local_service: EmbeddedService,
+) -> None:
+    path = f"{API}/projects"
+    claimed = 11 * 1024 * 1024
+    headers = signed_headers(local_service, "POST", path, b"{}", claimed, raw=False)
+    status, answer, seconds = send_claiming(local_service, "POST", path, headers, claimed)
+    assert (status, answer["code"]) == (400, "LimitExceeded"), answer
+    assert "10 MB" in answer["message"] or "10485760" in answer["message"]
+    assert seconds < 5
+
+
+def test_a_signed_artifact_over_the_limit_is_refused_before_it_is_read(
+    local_service: EmbeddedService, tenancy_project: str
+) -> None:
+    job = post_raw(
+        local_service,
+        f"{API}/jobs",
+        json.dumps(job_body(local_service.tenancy_id, tenancy_project)).encode(),
+    ).json()
+    path = f"{API}/jobs/{job['id']}/artifact"
+    claimed = 3 * 1024**3
+    headers = signed_headers(local_service, "POST", path, b"PK", claimed, raw=True)
+    headers["content-disposition"] = "attachment; filename=big.zip"
+    status, answer, seconds = send_claiming(local_service, "POST", path, headers, claimed, b"PK")
+    assert (status, answer["code"]) == (400, "LimitExceeded"), answer
+    assert seconds < 5
+    assert get(local_service, f"{API}/jobs/{job['id']}").json()["lifecycleState"] == "CREATING"
 
 
 def test_an_oversized_authorization_header_is_refused_quickly(
