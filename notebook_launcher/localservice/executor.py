@@ -314,8 +314,7 @@ class Executor:
                 run.id,
                 variables.get("CONDA_ENV_SLUG") or variables.get("CONDA_ENV_OBJECT_NAME"),
             )
-        env = self.runtime.base_environment(run_dir, self._settings.endpoint)
-        env.update(variables)
+        env = self.runtime.run_environment(run_dir, self._settings.endpoint, variables)
         env.update(
             issue_resource_principal(
                 self._identity,
