@@ -44,6 +44,9 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.1
 TERMINATE_GRACE_SECONDS = 1.0
 RUN_RESOURCE_TYPE = "datasciencejobrun"
+# Local limits on what one artifact may unpack to (every run unpacks it afresh).
+MAX_UNPACKED_BYTES = 1024**3
+MAX_ARTIFACT_ENTRIES = 100_000
 
 
 class RunSetupError(Exception):
@@ -58,6 +61,8 @@ class ExecutorSettings:
     endpoint: str
     concurrency: int
     runtime_minute_seconds: float = 60.0
+    max_unpacked_bytes: int = MAX_UNPACKED_BYTES
+    max_artifact_entries: int = MAX_ARTIFACT_ENTRIES
 
 
 class _Active:
@@ -100,6 +105,7 @@ class Executor:
         self.logs_dir.mkdir(parents=True, exist_ok=True)
         self.runtime.install()
         self.recover()
+        self._remove_run_folders()
         for index in range(self._settings.concurrency):
             worker = threading.Thread(
                 target=self._work, name=f"job-run-worker-{index}", daemon=True
@@ -131,6 +137,12 @@ class Executor:
             logger.info(
                 "recovered %d interrupted and %d queued job run(s)", len(in_flight), len(queued)
             )
+
+    def _remove_run_folders(self) -> None:
+        """Remove the folders runs left behind (a killed service never cleaned them up);
+        nothing runs yet, and a queued run makes its folder afresh."""
+        for folder in self.runs_dir.iterdir():
+            shutil.rmtree(folder, ignore_errors=True)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop running processes (their runs fail: the service stopped) and the workers."""
@@ -186,13 +198,27 @@ class Executor:
                 self._active.pop(run_id, None)
 
     def _run_process(self, run: Record, active: _Active) -> None:
+        """Set the run up in a folder of its own, run it, remove the folder (its log and
+        outputs live elsewhere), then record how it ended."""
+        run_dir = self.runs_dir / run.id
+        shutil.rmtree(run_dir, ignore_errors=True)
+        try:
+            exit_code, exceeded, failure = self._run_in(run, run_dir, active)
+        finally:
+            # Before the final state: whoever sees the run finished sees its folder gone.
+            shutil.rmtree(run_dir, ignore_errors=True)
+        # A cancel may have arrived meanwhile (CANCELING): _finish ends it CANCELED.
+        self._finish(run.id, exit_code, exceeded, failure=failure)
+
+    def _run_in(
+        self, run: Record, run_dir: Path, active: _Active
+    ) -> tuple[int | None, int | None, str | None]:
+        """(exit code, minutes of an exceeded maximum runtime, failure details) of a run."""
         run_id = run.id
         job = self._store.get(JOBS, str(run.doc["jobId"]))
         if job is None:
             raise RuntimeError(f"job {run.doc['jobId']} of run {run_id} is missing")
         configuration = _effective_configuration(job.doc, run.doc)
-        run_dir = self.runs_dir / run_id
-        shutil.rmtree(run_dir, ignore_errors=True)
         work_dir = run_dir / "artifact"
         work_dir.mkdir(parents=True)
         log_path = self.log_path(run_id)
@@ -201,11 +227,7 @@ class Executor:
                 command, env = self._prepare(run, job, configuration, run_dir, work_dir)
             except RunSetupError as exc:
                 log.write(f"{exc}\n".encode())
-                # A cancel may have arrived meanwhile (CANCELING): _finish ends it CANCELED.
-                self._finish(
-                    run_id, None, failure=lifecycle.SETUP_FAILED_DETAILS.format(reason=exc)
-                )
-                return
+                return None, None, lifecycle.SETUP_FAILED_DETAILS.format(reason=exc)
             started = time.monotonic()
             process = subprocess.Popen(
                 command,
@@ -243,7 +265,7 @@ class Executor:
         else:
             exit_code = _exit_code(exit_code)
             kill_process_tree(process.pid)  # anything the entrypoint left behind
-        self._finish(run_id, exit_code, exceeded)
+        return exit_code, exceeded, None
 
     def _finish(
         self,
@@ -286,7 +308,13 @@ class Executor:
             artifact = tx.get_artifact(job.id)
         if artifact is None or not Path(info_file).is_file():
             raise RunSetupError("the job has no artifact.")
-        unpack_artifact(Path(info_file), artifact.file_name, work_dir)
+        unpack_artifact(
+            Path(info_file),
+            artifact.file_name,
+            work_dir,
+            max_bytes=self._settings.max_unpacked_bytes,
+            max_entries=self._settings.max_artifact_entries,
+        )
         variables: dict[str, str] = dict(configuration.get("environmentVariables") or {})
         entrypoint = variables.get("JOB_RUN_ENTRYPOINT")
         if not entrypoint:
@@ -361,20 +389,47 @@ def _effective_configuration(job: Mapping[str, Any], run: Mapping[str, Any]) -> 
     return base
 
 
-def unpack_artifact(artifact: Path, file_name: str, destination: Path) -> None:
-    """Unzip a zip artifact into `destination`, or copy a single-file artifact there."""
-    if not zipfile.is_zipfile(artifact):
-        shutil.copyfile(artifact, destination / os.path.basename(file_name))
-        return
-    root = destination.resolve()
+def unpack_artifact(
+    artifact: Path,
+    file_name: str,
+    destination: Path,
+    *,
+    max_bytes: int = MAX_UNPACKED_BYTES,
+    max_entries: int = MAX_ARTIFACT_ENTRIES,
+) -> None:
+    """Unzip a zip artifact into `destination`, or copy a single-file artifact there.
+
+    A zip is checked before anything is written: at most `max_entries` entries whose
+    declared sizes add up to at most `max_bytes` (extraction never writes more than an
+    entry declares), and no path leaving `destination`. Every refusal or failure, the
+    file system's included, is a RunSetupError saying why.
+    """
     try:
+        if not zipfile.is_zipfile(artifact):
+            name = os.path.basename(file_name)
+            if name in ("", ".", ".."):
+                raise RunSetupError("the artifact cannot be unpacked: its file name is not usable.")
+            shutil.copyfile(artifact, destination / name)
+            return
+        root = destination.resolve()
         with zipfile.ZipFile(artifact) as archive:
-            for member in archive.infolist():
+            members = archive.infolist()
+            if len(members) > max_entries:
+                raise RunSetupError(f"the artifact holds more than {max_entries} entries.")
+            if sum(member.file_size for member in members) > max_bytes:
+                raise RunSetupError(
+                    f"the artifact unpacks to more than {max_bytes} bytes,"
+                    " the local service's limit."
+                )
+            for member in members:
                 if not (root / member.filename).resolve().is_relative_to(root):
                     raise RunSetupError(f"the artifact holds an unsafe path {member.filename!r}.")
             archive.extractall(root)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
         raise RunSetupError(f"the artifact cannot be unzipped ({exc}).") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RunSetupError(f"the artifact cannot be unpacked ({reason}).") from None
 
 
 def _exit_code(returncode: int) -> int:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
+import struct
+import zipfile
 from typing import Any
 
 from notebook_launcher.localservice.embedded import EmbeddedService
 from tests.functional.localservice.conftest import (
     create_script_job,
+    job_details,
     start_run,
     wait_for_run,
 )
@@ -51,3 +55,77 @@ def test_job_variables_cannot_take_the_run_off_the_local_service(
     assert env["JUPYTER_PATH"].split(":") == [str(runtime / "jupyter"), "/opt/user-jupyter"]
     assert env["NOTEBOOK_LAUNCHER_LOCAL_OBJECTSTORAGE_ENDPOINT"] == local_service.endpoint
     assert line_value(log, "SITE=") == str(runtime / "python" / "sitecustomize.py")
+
+
+def test_the_run_folder_is_removed_when_the_run_ends(
+    local_service: EmbeddedService, client: Any, project_id: str, compartment_id: str
+) -> None:
+    job_id = create_script_job(client, project_id, compartment_id, "print('done')\n")
+    run = wait_for_run(client, start_run(client, project_id, compartment_id, job_id).id)
+    assert run.lifecycle_state == "SUCCEEDED"
+    assert not (local_service.data_dir / "runs" / run.id).exists()
+    assert "done" in local_service.logs(run.id)  # the log is kept
+
+
+def zip_bytes(members: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members:
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def claim_size(archive: bytes, size: int) -> bytes:
+    """The zip with every member's uncompressed size (local and central headers) set to
+    `size`, as a zip bomb would declare it."""
+    data = bytearray(archive)
+    for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = data.find(signature)
+        while start != -1:
+            struct.pack_into("<I", data, start + offset, size)
+            start = data.find(signature, start + 4)
+    return bytes(data)
+
+
+def run_with_artifact(
+    client: Any, project_id: str, compartment_id: str, artifact: bytes, file_name: str, **kw: Any
+) -> Any:
+    job = client.create_job(job_details(project_id, compartment_id, **kw)).data
+    client.create_job_artifact(
+        job.id, artifact, content_disposition=f"attachment; filename={file_name}"
+    )
+    return wait_for_run(client, start_run(client, project_id, compartment_id, job.id).id)
+
+
+def test_an_artifact_that_unpacks_too_large_fails_the_run_before_unpacking(
+    local_service: EmbeddedService, client: Any, project_id: str, compartment_id: str
+) -> None:
+    bomb = claim_size(zip_bytes([("main.py", b"print(1)\n"), ("data.bin", b"0")]), 0xF000_0000)
+    run = run_with_artifact(client, project_id, compartment_id, bomb, "bomb.zip")
+    assert run.lifecycle_state == "FAILED"
+    assert run.lifecycle_details.startswith("Job run failed to start: ")
+    assert "unpacks to more than" in run.lifecycle_details, run.lifecycle_details
+    assert not (local_service.data_dir / "runs" / run.id).exists()
+
+
+def test_artifacts_that_cannot_be_unpacked_fail_with_a_clear_reason(
+    client: Any, project_id: str, compartment_id: str
+) -> None:
+    clash = zip_bytes([("main.py", b"print(1)\n"), ("lnk", b"x"), ("lnk/pwn", b"y")])
+    run = run_with_artifact(client, project_id, compartment_id, clash, "clash.zip")
+    assert run.lifecycle_state == "FAILED"
+    assert run.lifecycle_details.startswith("Job run failed to start: "), run.lifecycle_details
+    assert "cannot be unpacked" in run.lifecycle_details
+    assert "internal error" not in run.lifecycle_details
+
+    run = run_with_artifact(
+        client,
+        project_id,
+        compartment_id,
+        b"print(1)\n",
+        "..",
+        env={"JOB_RUN_ENTRYPOINT": ""},
+    )
+    assert run.lifecycle_state == "FAILED"
+    assert run.lifecycle_details.startswith("Job run failed to start: "), run.lifecycle_details
+    assert "internal error" not in run.lifecycle_details

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from notebook_launcher.localservice.executor import (
     Executor,
     ExecutorSettings,
     RunSetupError,
+    unpack_artifact,
 )
 from notebook_launcher.localservice.identity import (
     LocalIdentity,
@@ -177,6 +180,52 @@ def test_an_object_name_of_255_bytes_per_segment_is_stored(tmp_path: Path) -> No
 # ------------------------------------------------------------------------- artifacts
 
 
+def zip_of(members: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members:
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_unpacking_refuses_an_artifact_larger_than_the_cap(tmp_path: Path) -> None:
+    artifact = tmp_path / "bomb.bin"
+    artifact.write_bytes(zip_of([("a", b"\0" * 600_000), ("b", b"\0" * 600_000)]))
+    assert artifact.stat().st_size < 10_000
+    (tmp_path / "run").mkdir()
+    with pytest.raises(RunSetupError, match="unpacks to more than 1000000 bytes"):
+        unpack_artifact(artifact, "bomb.zip", tmp_path / "run", max_bytes=1_000_000)
+    assert list((tmp_path / "run").iterdir()) == []
+    unpack_artifact(artifact, "bomb.zip", tmp_path / "run", max_bytes=1_200_000)
+    assert (tmp_path / "run" / "b").stat().st_size == 600_000
+
+
+def test_unpacking_refuses_too_many_entries(tmp_path: Path) -> None:
+    artifact = tmp_path / "many.bin"
+    artifact.write_bytes(zip_of([(f"f{n}", b"") for n in range(30)]))
+    (tmp_path / "run").mkdir()
+    with pytest.raises(RunSetupError, match="more than 20 entries"):
+        unpack_artifact(artifact, "many.zip", tmp_path / "run", max_entries=20)
+
+
+@pytest.mark.parametrize(
+    ("content", "file_name"),
+    [
+        (zip_of([("lnk", b"x"), ("lnk/pwn", b"y")]), "clash.zip"),
+        (b"print(1)\n", ".."),
+        (b"print(1)\n", "."),
+    ],
+)
+def test_os_errors_while_unpacking_are_setup_errors(
+    tmp_path: Path, content: bytes, file_name: str
+) -> None:
+    artifact = tmp_path / "artifact.bin"
+    artifact.write_bytes(content)
+    (tmp_path / "run").mkdir()
+    with pytest.raises(RunSetupError, match="cannot be unpacked"):
+        unpack_artifact(artifact, file_name, tmp_path / "run")
+
+
 # ------------------------------------------------------------------------- run setup
 
 
@@ -213,3 +262,23 @@ def test_a_cancel_during_a_failed_setup_ends_canceled(
     assert finished.state == lifecycle.CANCELED
     assert finished.doc["lifecycleDetails"] == lifecycle.CANCELED_DETAILS
     assert "timeFinished" in finished.doc
+    assert not (executor.runs_dir / run.id).exists()
+
+
+def test_folders_left_by_earlier_runs_are_removed_at_start(
+    tmp_path: Path, identity: LocalIdentity
+) -> None:
+    executor = Executor(
+        Store(tmp_path / "db"),
+        identity,
+        ExecutorSettings(data_dir=tmp_path, endpoint="http://127.0.0.1:9", concurrency=1),
+        lambda job_id: tmp_path / "artifacts" / f"{job_id}.bin",
+    )
+    leftover = executor.runs_dir / ("ocid1.datasciencejobrun.oc1.iad." + "a" * 60) / "artifact"
+    leftover.mkdir(parents=True)
+    (leftover / "unpacked.bin").write_bytes(b"\0" * 1000)
+    executor.start()
+    try:
+        assert list(executor.runs_dir.iterdir()) == []
+    finally:
+        executor.shutdown()
