@@ -287,6 +287,12 @@ class DataScience:
         self, body: object, principal_id: str, retry_token: str | None
     ) -> tuple[Record, bool]:
         details = validation.as_object(body)
+        _refuse_unsupported(
+            details,
+            "jobEnvironmentConfigurationDetails",
+            "jobStorageMountConfigurationDetailsList",
+            "jobNodeConfigurationDetails",
+        )
         project_id = validation.ocid(details, "projectId", PROJECT)
         compartment = validation.compartment(details)
         name = validation.string(details, "displayName") or _default_name("job")
@@ -515,13 +521,12 @@ class DataScience:
             if details.get("jobLogConfigurationOverrideDetails") is not None
             else None
         )
-        for unsupported in (
+        _refuse_unsupported(
+            details,
             "jobInfrastructureConfigurationOverrideDetails",
             "jobEnvironmentConfigurationOverrideDetails",
             "jobNodeConfigurationOverrideDetails",
-        ):
-            if details.get(unsupported) is not None:
-                raise InvalidParameterError(f"{unsupported} is not supported by the local service.")
+        )
         freeform, defined = validation.tags(details)
         assert project_id is not None and job_id is not None  # required above
 
@@ -619,6 +624,14 @@ class DataScience:
                     f"The job run is {record.state}; only a finished job run can be deleted."
                 )
             tx.replace(JOB_RUNS, {**record.doc, "lifecycleState": lifecycle.DELETED})
+
+
+def _refuse_unsupported(details: Mapping[str, Any], *fields: str) -> None:
+    """400 for configuration the local service cannot honour (containers, storage mounts,
+    multi-node), rather than silently running without it. An empty list asks for nothing."""
+    for field in fields:
+        if details.get(field) not in (None, []):
+            raise InvalidParameterError(f"{field} is not supported by the local service.")
 
 
 def _log_details(job_config: object, override: Document | None) -> Document | None:

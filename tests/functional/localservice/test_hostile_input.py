@@ -242,6 +242,28 @@ def test_query_parameters_with_broken_encodings_are_answered(
 # ------------------------------------------------------------------------- unsupported fields
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("jobEnvironmentConfigurationDetails", {"jobEnvironmentType": "OCIR_CONTAINER"}),
+        ("jobStorageMountConfigurationDetailsList", [{"storageType": "FILE_STORAGE"}]),
+        ("jobNodeConfigurationDetails", {"jobNodeType": "MULTI_NODE"}),
+    ],
+)
+def test_unsupported_job_configurations_are_refused(
+    local_service: EmbeddedService, tenancy_project: str, field: str, value: object
+) -> None:
+    compartment = fresh_compartment()
+    body = {**job_body(compartment, tenancy_project), field: value}
+    answer = assert_oci_error(
+        post_raw(local_service, f"{API}/jobs", json.dumps(body).encode()),
+        code="InvalidParameter",
+    )
+    assert field in answer["message"]
+    assert "not supported by the local service" in answer["message"]
+    assert_nothing_stored(local_service, compartment)
+
+
 # ------------------------------------------------------------------------- object names
 
 

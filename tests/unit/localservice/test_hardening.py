@@ -31,9 +31,11 @@ from notebook_launcher.localservice.identity import (
 from notebook_launcher.localservice.objectstorage import ObjectStore
 from notebook_launcher.localservice.store import PROJECTS, Record, Store
 from tests.unit.localservice.test_datascience import (
+    TENANCY,
     USER,
     RecordingScheduler,
     active_job,
+    job_body,
     run_body,
 )
 
@@ -282,3 +284,12 @@ def test_folders_left_by_earlier_runs_are_removed_at_start(
         assert list(executor.runs_dir.iterdir()) == []
     finally:
         executor.shutdown()
+
+
+def test_an_empty_storage_mount_list_asks_for_nothing_and_is_accepted(tmp_path: Path) -> None:
+    ds = DataScience(Store(tmp_path / "db"), tmp_path / "artifacts", RecordingScheduler())
+    project = ds.create_project({"compartmentId": TENANCY}, USER, None)[0].id
+    job = ds.create_job(job_body(project, jobStorageMountConfigurationDetailsList=[]), USER, None)
+    assert job[0].state == "CREATING"
+    with pytest.raises(InvalidParameterError, match="jobNodeConfigurationDetails"):
+        ds.create_job(job_body(project, jobNodeConfigurationDetails={}), USER, None)
