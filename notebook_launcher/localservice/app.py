@@ -3,7 +3,16 @@
 Data Science API 20190101 under `/20190101`, the Object Storage calls runs need under
 `/n`, and local-only helpers under `/_local` (run logs, call statistics and, when enabled at
 start, fault injection). Every request, on every path, must carry a valid OCI signature
-(API key or resource-principal session) or is answered 401 NotAuthenticated.
+(API key or resource-principal session) or is answered 401 NotAuthenticated. Bodies are
+bounded (10 MB of JSON, 2 GiB for an artifact or object) and checked before anything is
+stored: a value that could not be answered back as strict JSON is a 400.
+
+Authentication is not authorization. Any valid signature may call every route: the API
+key, a function's resource-principal session, and the session every job run gets (its
+token is a file in the run's folder, readable by the run's code). There are no policies,
+and runs execute as the same OS user as the service and as each other, so locally there is
+no isolation boundary between runs, or between a run and the service's data. The service
+stands in for OCI's API, not for its security model: use it for code you trust.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ At most `concurrency` runs execute at once; the others wait in order, ACCEPTED. 
 stdout and stderr go to `<data-dir>/logs/<run id>.log` as they are written. Cancel and an
 exceeded maximum runtime stop the whole process tree (the notebook kernel is a grandchild in
 a session of its own).
+
+Runs are not isolated: every run is a process of the service's OS user, and its
+resource-principal session may call every route of the service (see `app`).
 """
 
 from __future__ import annotations
