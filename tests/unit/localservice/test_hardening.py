@@ -63,7 +63,9 @@ def test_authorization_parsing_takes_linear_time(
     started = time.perf_counter()
     with pytest.raises(NotAuthenticatedError):
         verifier.verify("GET", "/20190101/jobs", {"authorization": authorization}, b"")
-    assert time.perf_counter() - started < 0.05
+    # A complexity guard, not a benchmark: linear parsing takes microseconds here, the old
+    # backtracking regex 1.2 s; 0.5 s leaves a noisy shared machine ample room.
+    assert time.perf_counter() - started < 0.5
 
 
 def test_an_authorization_header_over_16_kib_is_refused_unparsed(identity: LocalIdentity) -> None:
