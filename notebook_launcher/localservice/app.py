@@ -23,7 +23,7 @@ import logging
 import math
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import formatdate
@@ -289,8 +289,8 @@ def _announced_length(headers: Mapping[str, str]) -> int | None:
     return int(text) if text.isascii() and text.isdecimal() else None
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
+async def _chunks(receive: Receive, limit: int) -> AsyncIterator[bytes]:
+    """The request body's chunks as they arrive, refusing more than `limit` bytes in all."""
     size = 0
     while True:
         message = await receive()
@@ -300,9 +300,13 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise _BodyTooLargeError
-        chunks.append(chunk)
+        yield chunk
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    return b"".join([chunk async for chunk in _chunks(receive, limit)])
 
 
 async def _stream_to_file(receive: Receive, path: Path, limit: int) -> tuple[int, bytes]:
@@ -310,18 +314,11 @@ async def _stream_to_file(receive: Receive, path: Path, limit: int) -> tuple[int
     digest = hashlib.sha256()
     size = 0
     with open(path, "xb") as file:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise _BodyTooLargeError
+        async for chunk in _chunks(receive, limit):
             digest.update(chunk)
             file.write(chunk)
-            if not message.get("more_body", False):
-                return size, digest.digest()
+            size += len(chunk)
+    return size, digest.digest()
 
 
 def _discard(path: Path | None) -> None:
