@@ -47,24 +47,7 @@ BRIEF_ARGS = [
     LOG_GROUP_ID,
 ]
 
-CLI_ARGS = [
-    "--compartment",
-    "notebooks-prod",
-    "--compartment-id",
-    COMPARTMENT_ID,
-    "--function-id",
-    FUNCTION_ID,
-    "--workspace-id",
-    WORKSPACE_ID,
-    "--output-bucket",
-    "nb-output",
-    "--notebook-bucket",
-    "nb-source",
-    "--conda-bucket",
-    "conda-packs",
-    "--log-group-id",
-    LOG_GROUP_ID,
-]
+CLI_ARGS = [*BRIEF_ARGS, "--conda-bucket", "conda-packs"]
 
 FAMILIES = {
     "data-science-family",
