@@ -21,6 +21,7 @@ import asyncio
 import hashlib
 import logging
 import math
+import re
 import traceback
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -599,6 +601,7 @@ def create_app(components: ServiceComponents) -> Starlette:
         components.faults.clear()
         return Response(status_code=204)
 
+    object_route = "/n/{namespaceName}/b/{bucketName}/o/{objectName:object_name}"
     routes: list[BaseRoute] = [
         Route(f"{API}/projects", create_project, methods=["POST"]),
         Route(f"{API}/projects", list_projects, methods=["GET"]),
@@ -618,11 +621,9 @@ def create_app(components: ServiceComponents) -> Starlette:
         Route(f"{API}/jobRuns/{{jobRunId}}/actions/cancelJobRun", cancel_job_run, methods=["POST"]),
         Route("/n", get_namespace, methods=["GET"]),
         Route("/n/", get_namespace, methods=["GET"]),
-        Route("/n/{namespaceName}/b/{bucketName}/o/{objectName:path}", put_object, methods=["PUT"]),
-        Route(
-            "/n/{namespaceName}/b/{bucketName}/o/{objectName:path}", head_object, methods=["HEAD"]
-        ),
-        Route("/n/{namespaceName}/b/{bucketName}/o/{objectName:path}", get_object, methods=["GET"]),
+        Route(object_route, put_object, methods=["PUT"]),
+        Route(object_route, head_object, methods=["HEAD"]),
+        Route(object_route, get_object, methods=["GET"]),
         Route("/_local/jobRuns/{jobRunId}/logs", run_logs, methods=["GET"]),
         Route("/_local/stats", get_stats, methods=["GET"]),
         Route("/_local/stats/reset", reset_stats, methods=["POST"]),
@@ -663,7 +664,7 @@ def create_app(components: ServiceComponents) -> Starlette:
         )
 
     return Starlette(
-        routes=routes,
+        routes=_exact(routes),
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(
@@ -677,3 +678,29 @@ def create_app(components: ServiceComponents) -> Starlette:
             HTTPException: on_http_error,
         },
     )
+
+
+class _ObjectNameConvertor(Convertor[str]):
+    """Object names are exact: every character, line feeds included, reaches the handler, which
+    refuses what OCI refuses. (Starlette's `path` convertor stops at a line feed, so
+    `o/victim%0a` reached the handler as `victim`.)"""
+
+    regex = r"(?s:.+)"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("object_name", _ObjectNameConvertor())
+
+
+def _exact(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """Make each route match the whole path: Starlette anchors route patterns with `$`, which
+    also matches before a final line feed, so `/jobs/<id>%0a` would alias `/jobs/<id>`."""
+    for route in routes:
+        if isinstance(route, Route) and route.path_regex.pattern.endswith("$"):
+            route.path_regex = re.compile(route.path_regex.pattern[:-1] + r"\Z")
+    return routes

@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 
 LOCAL_NAMESPACE = "localns"
 MAX_OBJECT_NAME_BYTES = 1024  # OCI's limit, in UTF-8 bytes
+# OCI: "Valid characters are letters (upper or lower case), numbers, and characters other than
+# line feed, carriage return, and NULL."
+_FORBIDDEN_NAME_CHARACTERS = ("\n", "\r", "\x00")
 MAX_SEGMENT_BYTES = 255  # a file name on the local disk (NAME_MAX)
 # Errors the file system answers for a name it cannot hold, as opposed to a failing disk.
 _NAME_ERRNOS = frozenset(
@@ -76,9 +79,13 @@ class ObjectStore:
             size = len(name.encode("utf-8"))
         except UnicodeEncodeError:
             raise InvalidParameterError("objectName is not valid Unicode.") from None
-        if not name or size > MAX_OBJECT_NAME_BYTES or "\x00" in name:
+        if not name or size > MAX_OBJECT_NAME_BYTES:
             raise InvalidParameterError(
                 f"objectName must be 1 to {MAX_OBJECT_NAME_BYTES} bytes (UTF-8) long."
+            )
+        if any(char in name for char in _FORBIDDEN_NAME_CHARACTERS):
+            raise InvalidParameterError(
+                "objectName must not contain a line feed, carriage return or NUL character."
             )
         parts = name.split("/")
         if name.startswith("/") or any(part in ("", ".", "..") for part in parts):

@@ -28,6 +28,7 @@ from notebook_launcher.localservice.app import ServiceComponents, create_app
 from notebook_launcher.localservice.datascience import DataScience
 from notebook_launcher.localservice.executor import Executor, ExecutorSettings
 from notebook_launcher.localservice.faults import CallStats, FaultInjector
+from notebook_launcher.localservice.http_protocol import BoundedHeadProtocol
 from notebook_launcher.localservice.identity import (
     LocalIdentity,
     SignatureVerifier,
@@ -167,7 +168,9 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
         announce(usage_text(endpoint, identity, LOCAL_NAMESPACE))
         logger.info("serving %s on %s", data_dir, endpoint)
 
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(
+        app, http=BoundedHeadProtocol, log_level="warning", lifespan="off", access_log=False
+    )
     server = _Server(config, on_started)
     executor.start()
     # uvicorn re-raises the signal that stopped it once it is done; a no-op handler lets

@@ -11,14 +11,17 @@ import hashlib
 import http.client
 import json
 import secrets
+import socket
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
+import psutil
 import pytest
 import requests
 
 from notebook_launcher.localservice.embedded import EmbeddedService
+from notebook_launcher.localservice.http_protocol import MAX_HEAD_BYTES, MAX_HEADER_FIELDS
 
 API = "/20190101"
 INFRASTRUCTURE = {
@@ -395,3 +398,96 @@ def test_an_oversized_authorization_header_is_refused_quickly(
         )
         assert_oci_error(response, status=401, code="NotAuthenticated")
     assert time.monotonic() - started < 1.0
+
+
+def _raw_exchange(service: EmbeddedService, head: bytes, filler: int = 0) -> tuple[bytes, float]:
+    """Send `head` then up to `filler` more header bytes (never ending the head) on a raw
+    socket; what the service answered and the seconds it took."""
+    parts = urlsplit(service.endpoint)
+    assert parts.hostname is not None and parts.port is not None
+    started = time.monotonic()
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        try:
+            sock.sendall(head)
+            chunk = b"a" * 65536
+            for _ in range(filler // len(chunk)):
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the service closed the connection: its answer is already waiting
+        answer = b""
+        try:
+            while data := sock.recv(65536):
+                answer += data
+        except ConnectionResetError:
+            pass
+    return answer, time.monotonic() - started
+
+
+def test_an_oversized_header_block_is_refused_before_it_is_buffered(
+    local_service: EmbeddedService,
+) -> None:
+    process = psutil.Process(local_service.pid)
+    before = process.memory_info().rss
+    head = b"GET /20190101/projects HTTP/1.1\r\nhost: localhost\r\nx-filler: "
+    answer, seconds = _raw_exchange(local_service, head, filler=128 * 1024 * 1024)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 431 Request Header Fields Too Large", answer[:200]
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["code"] == "RequestHeaderFieldsTooLarge"
+    assert str(MAX_HEAD_BYTES) in body["message"]
+    grown_mb = (process.memory_info().rss - before) / 2**20
+    assert grown_mb < 16, f"the service grew by {grown_mb:.0f} MB"
+    assert seconds < 10
+    assert local_service.object_storage_client().get_namespace().data == local_service.namespace
+
+
+def test_too_many_header_fields_are_refused(local_service: EmbeddedService) -> None:
+    fields = b"".join(b"x-field-%d: v\r\n" % n for n in range(MAX_HEADER_FIELDS + 1))
+    answer, _ = _raw_exchange(
+        local_service, b"GET /20190101/projects HTTP/1.1\r\nhost: localhost\r\n" + fields + b"\r\n"
+    )
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+
+
+def test_large_but_allowed_heads_work_on_a_kept_alive_connection(
+    local_service: EmbeddedService,
+) -> None:
+    """Each request's head is bounded on its own: three requests of 40 KiB of headers each on
+    one connection are all answered."""
+    extra = {f"x-extra-{n}": "v" * 500 for n in range(80)}
+    with requests.Session() as session:
+        for _ in range(3):
+            response = session.get(
+                f"{local_service.endpoint}/n/",
+                headers=extra,
+                auth=local_service.signer,
+                timeout=30,
+            )
+            assert response.status_code == 200, response.text
+            assert response.json() == local_service.namespace
+
+
+@pytest.mark.parametrize("suffix", ["%0a", "%0d", "%00", "%0d%0a"])
+def test_object_names_with_control_characters_never_alias_another_object(
+    local_service: EmbeddedService, suffix: str
+) -> None:
+    base = f"{local_service.endpoint}/n/{local_service.namespace}/b/exact-names/o/victim"
+    put = requests.put(base, data=b"original", auth=local_service.signer, timeout=30)
+    assert put.status_code == 200, put.text
+    hostile = requests.put(
+        base + suffix, data=b"overwritten", auth=local_service.signer, timeout=30
+    )
+    assert_oci_error(hostile, status=400, code="InvalidParameter")
+    assert "line feed" in hostile.json()["message"]
+    got = requests.get(base, auth=local_service.signer, timeout=30)
+    assert got.content == b"original"
+
+
+def test_a_resource_id_with_a_trailing_newline_is_not_the_resource(
+    local_service: EmbeddedService, tenancy_project: str
+) -> None:
+    url = f"{local_service.endpoint}{API}/projects/{tenancy_project}"
+    assert requests.get(url, auth=local_service.signer, timeout=30).status_code == 200
+    aliased = requests.get(url + "%0a", auth=local_service.signer, timeout=30)
+    assert aliased.status_code in (400, 404), aliased.text
+    assert_oci_error(aliased, status=aliased.status_code)
