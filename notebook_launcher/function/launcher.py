@@ -27,6 +27,7 @@ from notebook_launcher.function.errors import (
     InvalidRequestError,
     LauncherError,
     NotFoundError,
+    RetryTokenInvalidatedError,
     ServiceUnavailableError,
 )
 from notebook_launcher.function.job_spec import (
@@ -181,10 +182,13 @@ class Launcher:
         if request.dryRun:
             return Outcome(body=self._dry_run(spec, prepared, run_spec))
 
-        job_id = self._find_job(spec, deadline) if request.reuseJob else None
+        listed = self._jobs_with_digest(spec, deadline) if request.reuseJob else []
+        active = [job for job in listed if job.lifecycle_state == "ACTIVE"]
+        job_id = str(_oldest(active).id) if active else None
         reused = job_id is not None
         if job_id is None:
             job_id = self._create_job(spec, prepared, idempotency_key, request.reuseJob, deadline)
+            self._delete_stale_half_made_jobs(listed, job_id, deadline)
         target = (job_id, spec.project_id, spec.compartment_id)
         return self._run(target, run_spec, spec.output_uri, reused, deadline)
 
@@ -199,28 +203,6 @@ class Launcher:
             )
         return job
 
-    def _find_job(self, spec: JobSpec, deadline: Deadline) -> str | None:
-        ds = self.edge.datascience
-        response = self.edge.call(
-            "ListJobs",
-            ds,
-            ds.list_jobs,
-            deadline,
-            compartment_id=spec.compartment_id,
-            project_id=spec.project_id,
-            display_name=spec.display_name(),
-            lifecycle_state="ACTIVE",
-            sort_by="timeCreated",
-            sort_order="ASC",
-            limit=LIST_LIMIT,
-        )
-        digest = spec.digest()
-        found = [
-            job for job in response.data if (job.freeform_tags or {}).get(DIGEST_TAG) == digest
-        ]
-        # The oldest, as `_converge` picks it: every launcher agrees on one job.
-        return str(_oldest(found).id) if found else None
-
     def _create_job(
         self, spec: JobSpec, prepared: bytes, key: str | None, reuse: bool, deadline: Deadline
     ) -> str:
@@ -228,8 +210,8 @@ class Launcher:
 
         With reuse (the default) the retry tokens come from the job itself (its digest and
         the exact bodies), so concurrent creators of one job converge on it whatever their
-        idempotency keys; `_converge` then covers what tokens cannot. With `reuseJob: false`
-        the tokens come from the caller's key: each request makes its own job.
+        idempotency keys. With `reuseJob: false` the tokens come from the caller's key:
+        each request makes its own job.
         """
         if "ads" not in sys.modules and deadline.remaining() < COLD_ADS_SECONDS:
             # Importing ADS cannot be interrupted; don't start what cannot finish in time.
@@ -287,10 +269,7 @@ class Launcher:
                 opc_retry_token=token("artifact", job_id),
             )
 
-        job = self._create_and_upload(create, upload, deadline)
-        if not reuse:
-            return str(job.id)
-        return self._converge(spec, job, deadline)
+        return str(self._create_and_upload(create, upload, deadline).id)
 
     def _create_and_upload(
         self, create: Callable[[str | None], Any], upload: Callable[[str], None], deadline: Deadline
@@ -298,8 +277,16 @@ class Launcher:
         """The created (or replayed) job, made ACTIVE; a job whose upload failed is deleted."""
         ds = self.edge.datascience
         previous: str | None = None
-        for _ in range(MAX_DELETED_REPLAYS + 1):
-            response = create(previous)
+        for attempt in range(MAX_DELETED_REPLAYS + 1):
+            try:
+                response = create(previous)
+            except RetryTokenInvalidatedError:
+                if attempt == MAX_DELETED_REPLAYS:
+                    raise
+                # Data Science may refuse the token of a job since deleted and purged: the
+                # next token of the chain, the same for every concurrent creator.
+                previous = f"refused-{attempt}"
+                continue
             job = response.data
             if job.lifecycle_state in TERMINAL_JOB_STATES:
                 previous = job.id  # the token's earlier job was deleted: make a new one
@@ -328,50 +315,57 @@ class Launcher:
             f"({MAX_DELETED_REPLAYS + 1} in a row); try again."
         )
 
-    def _converge(self, spec: JobSpec, ours: Any, deadline: Deadline) -> str:
-        """The job every concurrent creator of this digest runs: the oldest ACTIVE one.
-
-        Retry tokens make concurrent creators share one job; this covers what they cannot
-        (creators whose bodies differ, e.g. two function versions with different ADS, or a
-        token Data Science has invalidated). One ListJobs: if an older ACTIVE job with the
-        digest exists, run that one and delete ours (refused, and kept, if it has runs).
-        The same list finds half-made jobs of the digest left CREATING by a crashed creator
-        and deletes the stale ones (bounded, within the deadline).
-        """
-        listed = [job for job in self._jobs_with_digest(spec, deadline) if job.id != ours.id]
-        winner = _oldest([ours, *(job for job in listed if job.lifecycle_state == "ACTIVE")])
-        if winner.id != ours.id:
-            self._delete_job(ours.id, None, deadline, "an older job with its digest is ACTIVE")
+    def _delete_stale_half_made_jobs(
+        self, listed: list[Any], created: str, deadline: Deadline
+    ) -> None:
+        """Delete this digest's launcher jobs left CREATING for longer than any invocation
+        lives (a creator crashed between CreateJob and CreateJobArtifact), so half-made jobs
+        do not accumulate. Uses the listing the launch made anyway: no extra call unless
+        there is something to delete, and at most MAX_STALE_DELETIONS of them."""
         now = dt.datetime.now(dt.UTC)
         stale = [
             job
             for job in listed
-            if job.lifecycle_state == "CREATING"
+            if job.id != created
+            and job.lifecycle_state == "CREATING"
             and (job.freeform_tags or {}).get(LAUNCHER_TAG) == "job"
             and job.time_created is not None
             and (now - job.time_created).total_seconds() > STALE_CREATING_SECONDS
         ]
         for job in stale[:MAX_STALE_DELETIONS]:
-            self._delete_job(job.id, None, deadline, "half-made (CREATING) for too long")
-        return str(winner.id)
+            self._delete_job(job.id, None, deadline, "left half-made (CREATING) too long")
 
     def _jobs_with_digest(self, spec: JobSpec, deadline: Deadline) -> list[Any]:
-        """Jobs of any state carrying spec's display name and digest, oldest first (one page)."""
+        """This digest's jobs (ACTIVE ones and half-made CREATING ones), oldest first.
+
+        One ListJobs on the display name (which holds the digest's prefix), any state. Should
+        that page be full, the ACTIVE jobs are asked for on their own, so a pile of other
+        jobs with the name can never hide the job to reuse.
+        """
         ds = self.edge.datascience
-        response = self.edge.call(
-            "ListJobs",
-            ds,
-            ds.list_jobs,
-            deadline,
-            compartment_id=spec.compartment_id,
-            project_id=spec.project_id,
-            display_name=spec.display_name(),
-            sort_by="timeCreated",
-            sort_order="ASC",
-            limit=LIST_LIMIT,
-        )
         digest = spec.digest()
-        return [job for job in response.data if (job.freeform_tags or {}).get(DIGEST_TAG) == digest]
+
+        def page(**state: str) -> Any:
+            return self.edge.call(
+                "ListJobs",
+                ds,
+                ds.list_jobs,
+                deadline,
+                compartment_id=spec.compartment_id,
+                project_id=spec.project_id,
+                display_name=spec.display_name(),
+                sort_by="timeCreated",
+                sort_order="ASC",
+                limit=LIST_LIMIT,
+                **state,
+            )
+
+        response = page()
+        jobs = list(response.data)
+        if response.has_next_page:
+            jobs = [job for job in jobs if job.lifecycle_state != "ACTIVE"]
+            jobs += page(lifecycle_state="ACTIVE").data
+        return [job for job in jobs if (job.freeform_tags or {}).get(DIGEST_TAG) == digest]
 
     def _delete_half_made_job(self, job_id: str, etag: str | None, deadline: Deadline) -> None:
         """Delete a job whose upload failed (only as CreateJob left it: with its etag, so that
@@ -448,7 +442,9 @@ class Launcher:
 
 
 def _oldest(jobs: Iterable[Any]) -> Any:
-    """The job created first (ties: the smaller id), the one concurrent launchers agree on."""
+    """The job created first (ties: the smaller id). Every launch reuses this one, so if
+    creators ever made two jobs for a digest (tokens cannot join creators that sent different
+    bodies, e.g. two function versions), all later launches still agree on one."""
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
     return min(jobs, key=lambda job: (job.time_created or epoch, str(job.id)))
 
