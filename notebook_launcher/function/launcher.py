@@ -2,8 +2,10 @@
 
 The reuse path (an ACTIVE job already carries the digest) is ListJobs + CreateJobRun and
 never imports ADS; the create path adds CreateJob and CreateJobArtifact, sent with retry
-tokens derived from the caller's idempotency key. A job whose artifact upload fails is
-deleted, so no half-made job is left to be found.
+tokens derived from the job itself (its digest and exact bodies), so concurrent first
+launches converge on one job whatever their idempotency keys. A job whose artifact upload
+fails is deleted, and the next creation of a digest deletes its jobs left half-made
+(CREATING) by a crashed creator, so nothing half-made accumulates.
 """
 
 from __future__ import annotations

@@ -33,10 +33,8 @@ def launch_together(function: FunctionClient, bodies: list[dict[str, Any]]) -> l
     def one(index: int) -> None:
         barrier.wait()
         try:
-            answers[index] = function.invoke(
-                bodies[index], gateway=True, timeout=DEADLINE_SECONDS
-            )
-        except BaseException as exc:  # noqa: BLE001 - reported below, with the others
+            answers[index] = function.invoke(bodies[index], gateway=True, timeout=DEADLINE_SECONDS)
+        except BaseException as exc:  # reported below, with the others
             answers[index] = exc
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(len(bodies))]
