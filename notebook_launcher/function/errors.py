@@ -84,6 +84,10 @@ class ConflictError(LauncherError):
     status = 409
 
 
+class RetryTokenInvalidatedError(ConflictError):
+    """Data Science refused an opc-retry-token (used for another body, or invalidated)."""
+
+
 class TooManyRequestsError(LauncherError):
     """Data Science throttled the function beyond its retry budget; try again later."""
 

@@ -83,6 +83,17 @@ def derived_token(key: str | None, purpose: str, *parts: str) -> str | None:
     return f"nl-{purpose}-" + hashlib.sha256(material.encode()).hexdigest()[:48]
 
 
+def shared_token(purpose: str, digest: str, *parts: str) -> str:
+    """An opc-retry-token that every creator of the same job derives alike, key or not.
+
+    A job is a function of its digest (and of the exact bodies sent, in `parts`), so
+    concurrent first launches that send the same CreateJob (or CreateJobArtifact) converge
+    on one job through Data Science's retry-token replay, for the token's 24 hours.
+    """
+    material = "\x1f".join(("shared", purpose, digest, *parts))
+    return f"nl-{purpose}-" + hashlib.sha256(material.encode()).hexdigest()[:48]
+
+
 def resolve_job(
     request: LaunchRequest, settings: Settings, notebook_file_name: str, prepared: bytes
 ) -> JobSpec:

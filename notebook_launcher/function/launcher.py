@@ -2,18 +2,23 @@
 
 The reuse path (an ACTIVE job already carries the digest) is ListJobs + CreateJobRun and
 never imports ADS; the create path adds CreateJob and CreateJobArtifact, sent with retry
-tokens derived from the caller's idempotency key. A job whose artifact upload fails is
-deleted, so no half-made job is left to be found.
+tokens derived from the job itself (its digest and exact bodies), so concurrent first
+launches converge on one job whatever their idempotency keys. A job whose artifact upload
+fails is deleted, and the next creation of a digest deletes its jobs left half-made
+(CREATING) by a crashed creator, so nothing half-made accumulates.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
+import json
 import logging
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,16 +29,19 @@ from notebook_launcher.function.errors import (
     InvalidRequestError,
     LauncherError,
     NotFoundError,
+    RetryTokenInvalidatedError,
     ServiceUnavailableError,
 )
 from notebook_launcher.function.job_spec import (
     DIGEST_TAG,
+    LAUNCHER_TAG,
     RUN_OUTPUT_SUFFIX,
     JobSpec,
     RunSpec,
     derived_token,
     resolve_job,
     resolve_run,
+    shared_token,
 )
 from notebook_launcher.function.notebook_fetch import fetch_notebook, validate_notebook
 from notebook_launcher.function.oci_edge import OciEdge
@@ -44,6 +52,13 @@ from notebook_launcher.function.settings import Settings
 logger = logging.getLogger(__name__)
 
 TERMINAL_JOB_STATES = {"DELETING", "DELETED", "FAILED"}
+# A launcher job still CREATING after this long is half-made (its creator crashed between
+# CreateJob and CreateJobArtifact): OCI Functions stop an invocation after 300 s at most.
+STALE_CREATING_SECONDS = 600.0
+MAX_STALE_DELETIONS = 3  # per invocation: clean-up stays bounded
+# How many replayed-but-deleted jobs one creation follows before giving up.
+MAX_DELETED_REPLAYS = 3
+LIST_LIMIT = 50
 # Worst cold import-and-build of ADS seen on a loaded 2-core machine (make bench: ~3-5 s typical).
 COLD_ADS_SECONDS = 12.0
 
@@ -169,10 +184,13 @@ class Launcher:
         if request.dryRun:
             return Outcome(body=self._dry_run(spec, prepared, run_spec))
 
-        job_id = self._find_job(spec, deadline) if request.reuseJob else None
+        listed = self._jobs_with_digest(spec, deadline) if request.reuseJob else []
+        active = [job for job in listed if job.lifecycle_state == "ACTIVE"]
+        job_id = str(_oldest(active).id) if active else None
         reused = job_id is not None
         if job_id is None:
-            job_id = self._create_job(spec, prepared, idempotency_key, deadline)
+            job_id = self._create_job(spec, prepared, idempotency_key, request.reuseJob, deadline)
+            self._delete_stale_half_made_jobs(listed, job_id, deadline)
         target = (job_id, spec.project_id, spec.compartment_id)
         return self._run(target, run_spec, spec.output_uri, reused, deadline)
 
@@ -187,28 +205,16 @@ class Launcher:
             )
         return job
 
-    def _find_job(self, spec: JobSpec, deadline: Deadline) -> str | None:
-        ds = self.edge.datascience
-        response = self.edge.call(
-            "ListJobs",
-            ds,
-            ds.list_jobs,
-            deadline,
-            compartment_id=spec.compartment_id,
-            project_id=spec.project_id,
-            display_name=spec.display_name(),
-            lifecycle_state="ACTIVE",
-            limit=20,
-        )
-        digest = spec.digest()
-        for job in response.data:
-            if (job.freeform_tags or {}).get(DIGEST_TAG) == digest:
-                return str(job.id)
-        return None
-
     def _create_job(
-        self, spec: JobSpec, prepared: bytes, key: str | None, deadline: Deadline
+        self, spec: JobSpec, prepared: bytes, key: str | None, reuse: bool, deadline: Deadline
     ) -> str:
+        """CreateJob + CreateJobArtifact; the id of the ACTIVE job to run.
+
+        With reuse (the default) the retry tokens come from the job itself (its digest and
+        the exact bodies), so concurrent creators of one job converge on it whatever their
+        idempotency keys. With `reuseJob: false` the tokens come from the caller's key:
+        each request makes its own job.
+        """
         if "ads" not in sys.modules and deadline.remaining() < COLD_ADS_SECONDS:
             # Importing ADS cannot be interrupted; don't start what cannot finish in time.
             raise ServiceUnavailableError(
@@ -227,16 +233,30 @@ class Launcher:
         artifact = deterministic_zip(payload.artifact)
         digest = spec.digest()
         ds = self.edge.datascience
+        details = ds.base_client.sanitize_for_serialization(payload.details)
+        bodies = (
+            hashlib.sha256(json.dumps(details, sort_keys=True).encode()).hexdigest(),
+            hashlib.sha256(artifact).hexdigest(),
+            payload.artifact_name,
+        )
 
-        def create(token: str | None) -> Any:
+        def token(purpose: str, *parts: str) -> str | None:
+            if reuse:
+                return shared_token(purpose, digest, *bodies, *parts)
+            return derived_token(key, purpose, digest, *parts)
+
+        def create(previous: str | None) -> Any:
+            # After a replayed job that has since been deleted, the next token in a chain
+            # derived from that job: concurrent creators follow the same chain.
+            retry_token = token("job") if previous is None else token("job-again", previous)
             return self.edge.call(
                 "CreateJob",
                 ds,
                 ds.create_job,
                 deadline,
                 create_job_details=payload.details,
-                opc_retry_token=token,
-            ).data
+                opc_retry_token=retry_token,
+            )
 
         def upload(job_id: str) -> None:
             self.edge.call(
@@ -248,47 +268,124 @@ class Launcher:
                 job_artifact=artifact,
                 content_length=len(artifact),
                 content_disposition=f"attachment; filename={payload.artifact_name}",
-                opc_retry_token=derived_token(key, "artifact", digest, job_id),
+                opc_retry_token=token("artifact", job_id),
             )
 
-        job = create(derived_token(key, "job", digest))
-        if job.lifecycle_state in TERMINAL_JOB_STATES:
-            # The key's earlier job was deleted after a failed upload: make a new one.
-            job = create(derived_token(key, "job-again", digest, job.id))
-        if job.lifecycle_state == "ACTIVE":
-            return str(job.id)  # the key's earlier invocation finished the upload
-        try:
-            upload(job.id)
-        except (NotFoundError, ConflictError):
-            # A replayed CreateJob may answer with the job as it was first created (CREATING)
-            # although it has since been deleted, or finished by an earlier upload: look.
-            current = self.edge.call("GetJob", ds, ds.get_job, deadline, job_id=job.id).data
-            if current.lifecycle_state == "ACTIVE":
-                return str(job.id)
-            if current.lifecycle_state not in TERMINAL_JOB_STATES:
-                raise
-            job = create(derived_token(key, "job-again", digest, job.id))
+        return str(self._create_and_upload(create, upload, deadline).id)
+
+    def _create_and_upload(
+        self, create: Callable[[str | None], Any], upload: Callable[[str], None], deadline: Deadline
+    ) -> Any:
+        """The created (or replayed) job, made ACTIVE; a job whose upload failed is deleted."""
+        ds = self.edge.datascience
+        previous: str | None = None
+        for attempt in range(MAX_DELETED_REPLAYS + 1):
+            try:
+                response = create(previous)
+            except RetryTokenInvalidatedError:
+                if attempt == MAX_DELETED_REPLAYS:
+                    raise
+                # Data Science may refuse the token of a job since deleted and purged: the
+                # next token of the chain, the same for every concurrent creator.
+                previous = f"refused-{attempt}"
+                continue
+            job = response.data
+            if job.lifecycle_state in TERMINAL_JOB_STATES:
+                previous = job.id  # the token's earlier job was deleted: make a new one
+                continue
+            if job.lifecycle_state == "ACTIVE":
+                return job  # an earlier or concurrent creator finished the upload
             try:
                 upload(job.id)
+            except (NotFoundError, ConflictError):
+                # A replayed CreateJob may answer with the job as it was first created
+                # (CREATING) although it has since been deleted, or finished by a concurrent
+                # upload: look.
+                current = self.edge.call("GetJob", ds, ds.get_job, deadline, job_id=job.id).data
+                if current.lifecycle_state == "ACTIVE":
+                    return current
+                if current.lifecycle_state not in TERMINAL_JOB_STATES:
+                    raise
+                previous = job.id
+                continue
             except LauncherError:
-                self._delete_half_made_job(job.id, deadline)
+                self._delete_half_made_job(job.id, response.headers.get("etag"), deadline)
                 raise
-        except LauncherError:
-            self._delete_half_made_job(job.id, deadline)
-            raise
-        return str(job.id)
+            return job
+        raise ConflictError(
+            f"Every job created for this request was deleted before it could be used "
+            f"({MAX_DELETED_REPLAYS + 1} in a row); try again."
+        )
 
-    def _delete_half_made_job(self, job_id: str, deadline: Deadline) -> None:
-        """Delete a job whose upload failed. The clean-up may use half of the margin kept back
-        from the function's deadline, never more: answering in time matters more (a CREATING
-        job is never reused, and a retry with the same key completes it)."""
+    def _delete_stale_half_made_jobs(
+        self, listed: list[Any], created: str, deadline: Deadline
+    ) -> None:
+        """Delete this digest's launcher jobs left CREATING for longer than any invocation
+        lives (a creator crashed between CreateJob and CreateJobArtifact), so half-made jobs
+        do not accumulate. Uses the listing the launch made anyway: no extra call unless
+        there is something to delete, and at most MAX_STALE_DELETIONS of them."""
+        now = dt.datetime.now(dt.UTC)
+        stale = [
+            job
+            for job in listed
+            if job.id != created
+            and job.lifecycle_state == "CREATING"
+            and (job.freeform_tags or {}).get(LAUNCHER_TAG) == "job"
+            and job.time_created is not None
+            and (now - job.time_created).total_seconds() > STALE_CREATING_SECONDS
+        ]
+        for job in stale[:MAX_STALE_DELETIONS]:
+            self._delete_job(job.id, None, deadline, "left half-made (CREATING) too long")
+
+    def _jobs_with_digest(self, spec: JobSpec, deadline: Deadline) -> list[Any]:
+        """This digest's jobs (ACTIVE ones and half-made CREATING ones), oldest first.
+
+        One ListJobs on the display name (which holds the digest's prefix), any state. Should
+        that page be full, the ACTIVE jobs are asked for on their own, so a pile of other
+        jobs with the name can never hide the job to reuse.
+        """
+        ds = self.edge.datascience
+        digest = spec.digest()
+
+        def page(**state: str) -> Any:
+            return self.edge.call(
+                "ListJobs",
+                ds,
+                ds.list_jobs,
+                deadline,
+                compartment_id=spec.compartment_id,
+                project_id=spec.project_id,
+                display_name=spec.display_name(),
+                sort_by="timeCreated",
+                sort_order="ASC",
+                limit=LIST_LIMIT,
+                **state,
+            )
+
+        response = page()
+        jobs = list(response.data)
+        if response.has_next_page:
+            jobs = [job for job in jobs if job.lifecycle_state != "ACTIVE"]
+            jobs += page(lifecycle_state="ACTIVE").data
+        return [job for job in jobs if (job.freeform_tags or {}).get(DIGEST_TAG) == digest]
+
+    def _delete_half_made_job(self, job_id: str, etag: str | None, deadline: Deadline) -> None:
+        """Delete a job whose upload failed (only as CreateJob left it: with its etag, so that
+        a concurrent creator's finished upload makes the delete fail, not the job vanish)."""
+        self._delete_job(job_id, etag, deadline, "its artifact upload failed")
+
+    def _delete_job(self, job_id: str, etag: str | None, deadline: Deadline, why: str) -> None:
+        """Best-effort DeleteJob (never its runs). The clean-up may use half of the margin
+        kept back from the function's deadline, never more: answering in time matters more
+        (a CREATING job is never reused, and the next creator of its digest cleans it up)."""
         ds = self.edge.datascience
         cleanup = Deadline(deadline.at + self.settings.deadline_margin_seconds / 2)
+        kwargs: dict[str, Any] = {"if_match": etag} if etag else {}
         try:
-            self.edge.call("DeleteJob", ds, ds.delete_job, cleanup, job_id=job_id)
-            logger.info("deleted job %s after its artifact upload failed", job_id)
+            self.edge.call("DeleteJob", ds, ds.delete_job, cleanup, job_id=job_id, **kwargs)
+            logger.info("deleted job %s: %s", job_id, why)
         except LauncherError as exc:
-            logger.warning("could not delete half-made job %s: %s", job_id, exc.message)
+            logger.warning("could not delete job %s (%s): %s", job_id, why, exc.message)
 
     def _run(
         self,
@@ -344,6 +441,14 @@ class Launcher:
             "jobDigest": spec.digest(),
             "run": _run_preview(run_spec),
         }
+
+
+def _oldest(jobs: Iterable[Any]) -> Any:
+    """The job created first (ties: the smaller id). Every launch reuses this one, so if
+    creators ever made two jobs for a digest (tokens cannot join creators that sent different
+    bodies, e.g. two function versions), all later launches still agree on one."""
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return min(jobs, key=lambda job: (job.time_created or epoch, str(job.id)))
 
 
 def _run_preview(run_spec: RunSpec) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from notebook_launcher.function.errors import (
     LauncherError,
     NotebookFetchError,
     NotFoundError,
+    RetryTokenInvalidatedError,
     ServiceUnavailableError,
     TooManyRequestsError,
     UpstreamError,
@@ -97,7 +98,7 @@ def translate(exc: BaseException, operation: str) -> LauncherError:
                 opc_request_id=request_id,
             )
         if status == 409 and code == "InvalidatedRetryToken":
-            return ConflictError(
+            return RetryTokenInvalidatedError(
                 f"{operation}: this idempotencyKey was already used for a different request.",
                 opc_request_id=request_id,
             )

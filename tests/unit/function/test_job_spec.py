@@ -5,9 +5,15 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import re
 import zipfile
 
-from notebook_launcher.function.job_spec import derived_token, resolve_job, resolve_run
+from notebook_launcher.function.job_spec import (
+    derived_token,
+    resolve_job,
+    resolve_run,
+    shared_token,
+)
 from notebook_launcher.function.launcher import deterministic_zip
 from notebook_launcher.function.request import parse_request
 from notebook_launcher.function.settings import Settings
@@ -107,3 +113,16 @@ def test_int_and_float_sizes_are_the_same_job() -> None:
     _, defaults = spec_for({})
     _, explicit = spec_for({"ocpus": 1, "memoryInGBs": 16})
     assert defaults.digest() == explicit.digest()
+
+
+def test_shared_token_is_the_same_for_every_creator_of_one_job() -> None:
+    token = shared_token("job", "d" * 64, "body-sha", "artifact-sha")
+    assert token == shared_token("job", "d" * 64, "body-sha", "artifact-sha")
+    assert token != shared_token("job", "e" * 64, "body-sha", "artifact-sha")
+    assert token != shared_token("job", "d" * 64, "other-body", "artifact-sha")
+    assert token != shared_token("artifact", "d" * 64, "body-sha", "artifact-sha")
+    # Never a key's token: a caller cannot collide with it by choosing a key.
+    assert token != derived_token("d" * 64, "job")
+    chained = shared_token("job-again", "d" * 64, "body-sha", "artifact-sha", "ocid1.x")
+    for value in (token, chained):
+        assert len(value) <= 64 and re.fullmatch(r"[A-Za-z0-9._:-]+", value), value
