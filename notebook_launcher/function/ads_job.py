@@ -48,7 +48,7 @@ def build_job(spec: JobSpec, notebook_path: str, auth: Mapping[str, Any] | None 
         .with_freeform_tag(**{DIGEST_TAG: spec.digest(), LAUNCHER_TAG: "job"})
     )
     conda = spec.conda_env
-    if OCI_URI_RE.match(conda):
+    if OCI_URI_RE.fullmatch(conda):
         runtime = runtime.with_custom_conda(conda)
     else:
         runtime = runtime.with_service_conda(conda)

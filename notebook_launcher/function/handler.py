@@ -70,7 +70,7 @@ def _idempotency_key(body_key: str | None, headers: Mapping[str, str]) -> str | 
     for name in IDEMPOTENCY_HEADERS:
         value = lowered.get(name)
         if value:
-            if not RETRY_TOKEN_RE.match(value):
+            if not RETRY_TOKEN_RE.fullmatch(value):
                 raise InvalidRequestError(
                     f"The {name} header is invalid.",
                     details=[

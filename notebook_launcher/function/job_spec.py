@@ -13,13 +13,18 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from notebook_launcher.function.request import PARAMETERS_ENV, LaunchRequest, encode_parameters
+from notebook_launcher.function.request import (
+    PARAMETERS_ENV,
+    RUN_TAG,
+    LaunchRequest,
+    encode_parameters,
+)
 from notebook_launcher.function.settings import Settings
 
 # Bump when the artifact layout or the injected cell changes: old jobs are then not reused.
-SPEC_VERSION = "1"
+SPEC_VERSION = "2"
 DIGEST_TAG = "notebook-launcher-digest"
-LAUNCHER_TAG = "notebook-launcher"
+LAUNCHER_TAG = RUN_TAG
 RUN_OUTPUT_SUFFIX = "${JOB_RUN_OCID}"
 
 

@@ -262,7 +262,7 @@ def fetch_notebook(
         budget = deadline
     lowered = location.lower()
     if lowered.startswith("oci://"):
-        match = OCI_URI_RE.match(location)
+        match = OCI_URI_RE.fullmatch(location)
         if not match or not (match.group(3) or "").strip("/"):
             raise NotebookFetchError("noteBook must look like oci://bucket@namespace/path.ipynb")
         bucket, namespace, path = match.group(1), match.group(2), match.group(3).lstrip("/")

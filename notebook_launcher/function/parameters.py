@@ -11,47 +11,46 @@ and so the job are reused across runs with different parameters.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
-import re
 from typing import Any
 
+from notebook_launcher.function import redaction
 from notebook_launcher.function.errors import InvalidNotebookError
+from notebook_launcher.function.redaction import looks_secret
 from notebook_launcher.function.request import PARAMETERS_ENV
+
+__all__ = ["INJECTED_TAG", "PARAMETERS_TAG", "injected_cell", "looks_secret", "prepare_notebook"]
 
 PARAMETERS_TAG = "parameters"
 INJECTED_TAG = "injected-parameters"
-SECRET_NAME_RE = re.compile(
-    r"(pass(word|wd|phrase)?|pwd|secret|token|api[_-]?key|private[_-]?key|credential|auth|"
-    r"signature|session|cookie|access[_-]?key|client[_-]?secret)",
-    re.IGNORECASE,
-)
-
-
-def looks_secret(name: str) -> bool:
-    """True when a variable or parameter name suggests its value is a secret."""
-    return bool(SECRET_NAME_RE.search(name))
+# The redaction module's own source, run inside the job run in a private namespace: the cell
+# redacts exactly as the launcher does, from one definition.
+_REDACTION_SOURCE = inspect.getsource(redaction)
 
 
 _CELL_TEMPLATE = """\
 # Parameters for this run, injected by notebook-launcher. Each job run passes its values
 # as JSON in the {env} environment variable; they override the defaults above.
-import builtins as _nl_b, json as _nl_json, os as _nl_os, re as _nl_re, sys as _nl_sys
+# Printed values are redacted by name at any depth (notebook_launcher.function.redaction).
+import builtins as _nl_b, json as _nl_json, os as _nl_os, sys as _nl_sys
 _nl_values = _nl_json.loads(_nl_os.environ.get("{env}") or "{{}}")
 _nl_globals = _nl_b.globals()
+_nl_redaction = {{}}
+_nl_b.exec({redaction!r}, _nl_redaction)
 if _nl_values and {warn}:
     _nl_b.print("WARNING: this notebook has no cell tagged 'parameters'; run parameters were "
                 "set in a cell added at the top.", file=_nl_sys.stderr)
 for _nl_name, _nl_value in _nl_b.sorted(_nl_values.items()):
     _nl_globals[_nl_name] = _nl_value  # a parameter may be named like a builtin: use _nl_b
-    _nl_secret = _nl_re.search({secret!r}, _nl_name, _nl_re.I)
-    _nl_b.print(f"{{_nl_name}} = {{'<redacted>' if _nl_secret else _nl_b.repr(_nl_value)}}")
-del _nl_b, _nl_json, _nl_os, _nl_re, _nl_sys, _nl_values, _nl_globals
+    _nl_b.print(_nl_redaction["shown"](_nl_name, _nl_value))
+del _nl_b, _nl_json, _nl_os, _nl_sys, _nl_values, _nl_globals, _nl_redaction
 """
 
 
 def injected_cell(has_parameters_cell: bool) -> dict[str, Any]:
     source = _CELL_TEMPLATE.format(
-        env=PARAMETERS_ENV, warn=not has_parameters_cell, secret=SECRET_NAME_RE.pattern
+        env=PARAMETERS_ENV, warn=not has_parameters_cell, redaction=_REDACTION_SOURCE
     )
     return {
         "cell_type": "code",

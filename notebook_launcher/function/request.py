@@ -16,36 +16,36 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from notebook_launcher.function.errors import FieldProblem, InvalidRequestError
-from notebook_launcher.function.oci_names import (
-    CONDA_SLUG_RE,
-    OCI_URI_RE,
-    SHAPE_RE,
-    ocid_problem,
-)
+from notebook_launcher.function.oci_names import OCI_URI_RE, SHAPE_RE, is_conda_env, ocid_problem
 from notebook_launcher.function.settings import Settings
+from notebook_launcher.oci_rules import (
+    MAX_ENVIRONMENT_CHARS,
+    MAX_TAG_VALUE_CHARS,
+    MAX_TAGS,
+    tag_problem,
+)
 
-# OCI's documented limits (Data Science jobs, tagging).
-MAX_ENVIRONMENT_CHARS = 20_000
+# OCI's documented limits (Data Science jobs); tag and environment limits are in oci_rules.
 MAX_NAME_CHARS = 255
-MAX_TAG_KEY_CHARS = 100
-MAX_TAG_VALUE_CHARS = 256
-MAX_TAGS = 64
 MIN_BLOCK_STORAGE_GBS = 50
 MAX_BLOCK_STORAGE_GBS = 10_240
 MAX_RUNTIME_MINUTES = 43_200  # 30 days
 MAX_RETRY_TOKEN_CHARS = 64
 
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
-RETRY_TOKEN_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# Used with fullmatch: `$` would let a trailing newline through.
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+RETRY_TOKEN_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+MAX_EXCLUDE_TAGS = 1_000  # beyond the environment budget anyway; refused before it is counted
 
 # Environment variables the launcher and ADS's notebook driver own.
 PARAMETERS_ENV = "NOTEBOOK_PARAMETERS"
+EXCLUDE_TAGS_ENV = "NOTEBOOK_EXCLUDE_TAGS"  # ADS's driver reads excludeTags from it (JSON)
 RESERVED_ENV = frozenset(
     {
         "JOB_RUN_ENTRYPOINT",
         "JOB_RUN_NOTEBOOK",
         "NOTEBOOK_ENCODING",
-        "NOTEBOOK_EXCLUDE_TAGS",
+        EXCLUDE_TAGS_ENV,
         "OUTPUT_URI",
         "OUTPUT_DIR",
         "CONDA_ENV_TYPE",
@@ -61,6 +61,9 @@ RESERVED_ENV = frozenset(
         PARAMETERS_ENV,
     }
 )
+
+# The free-form tag every run the launcher makes carries (job_spec.LAUNCHER_TAG).
+RUN_TAG = "notebook-launcher"
 
 # Fields that define a job (its digest); refused with jobId, which names the job itself.
 JOB_LEVEL_FIELDS = frozenset(
@@ -111,7 +114,13 @@ class LaunchRequest(BaseModel):
     ) = None
     condaEnv: str | None = None
     environmentVariables: dict[str, str] | None = None
-    excludeTags: list[Annotated[str, StringConstraints(min_length=1, max_length=255)]] | None = None
+    excludeTags: (
+        Annotated[
+            list[Annotated[str, StringConstraints(min_length=1, max_length=255)]],
+            Field(max_length=MAX_EXCLUDE_TAGS),
+        ]
+        | None
+    ) = None
     maxRuntimeInMinutes: Annotated[int, Field(ge=1, le=MAX_RUNTIME_MINUTES)] | None = None
     parameters: dict[str, JsonValue] | None = None
     freeformTags: dict[str, str] | None = None
@@ -151,25 +160,24 @@ def _check_ocid(problems: list[FieldProblem], field: str, value: str | None) -> 
 
 
 def _check_oci_uri(problems: list[FieldProblem], field: str, value: str | None) -> None:
-    if value is not None and not OCI_URI_RE.match(value):
+    if value is not None and not OCI_URI_RE.fullmatch(value):
         problems.append(FieldProblem(field, "must look like oci://bucket@namespace/prefix"))
 
 
 def _check_tags(problems: list[FieldProblem], req: LaunchRequest) -> None:
     if req.freeformTags is not None:
-        if len(req.freeformTags) > MAX_TAGS:
-            problems.append(FieldProblem("freeformTags", f"at most {MAX_TAGS} tags"))
+        # Each run also carries the launcher's own tag: together within OCI's limit.
+        if len({RUN_TAG, *req.freeformTags}) > MAX_TAGS:
+            problems.append(
+                FieldProblem(
+                    "freeformTags",
+                    f"at most {MAX_TAGS - 1} tags (OCI allows {MAX_TAGS} on a run, "
+                    f"and the run carries the launcher's {RUN_TAG!r} tag)",
+                )
+            )
         for key, value in req.freeformTags.items():
-            if not 1 <= len(key) <= MAX_TAG_KEY_CHARS:
-                problems.append(
-                    FieldProblem(f"freeformTags.{key[:40]}", f"key must be 1-{MAX_TAG_KEY_CHARS}")
-                )
-            if len(value) > MAX_TAG_VALUE_CHARS:
-                problems.append(
-                    FieldProblem(
-                        f"freeformTags.{key[:40]}", f"value longer than {MAX_TAG_VALUE_CHARS}"
-                    )
-                )
+            if problem := tag_problem(key, value):
+                problems.append(FieldProblem(f"freeformTags.{key[:40]}", problem))
     if req.definedTags is not None:
         for namespace, tags in req.definedTags.items():
             for key, value in tags.items():
@@ -211,25 +219,23 @@ def _check_semantics(req: LaunchRequest, settings: Settings) -> list[FieldProble
                 problems.append(FieldProblem(field, "required (no default is configured)"))
 
     shape = req.shape or settings.shape
-    if req.shape is not None and not SHAPE_RE.match(req.shape):
+    if req.shape is not None and not SHAPE_RE.fullmatch(req.shape):
         problems.append(FieldProblem("shape", "must be a shape name like VM.Standard.E4.Flex"))
     if not shape.endswith(".Flex"):
         for field in ("ocpus", "memoryInGBs"):
             if getattr(req, field) is not None:
                 problems.append(FieldProblem(field, "only allowed with a Flex shape"))
-    if req.condaEnv is not None and not (
-        CONDA_SLUG_RE.match(req.condaEnv) or OCI_URI_RE.match(req.condaEnv)
-    ):
+    if req.condaEnv is not None and not is_conda_env(req.condaEnv):
         problems.append(
             FieldProblem("condaEnv", "must be a service conda slug or an oci:// conda pack URI")
         )
-    if req.idempotencyKey is not None and not RETRY_TOKEN_RE.match(req.idempotencyKey):
+    if req.idempotencyKey is not None and not RETRY_TOKEN_RE.fullmatch(req.idempotencyKey):
         problems.append(FieldProblem("idempotencyKey", "1-64 characters: letters, digits, . _ : -"))
 
     env_chars = 0
     for name, value in (req.environmentVariables or {}).items():
         where = f"environmentVariables.{name[:64]}"
-        if not ENV_NAME_RE.match(name):
+        if not ENV_NAME_RE.fullmatch(name):
             problems.append(FieldProblem(where, "name must match [A-Za-z_][A-Za-z0-9_]*"))
         elif name in RESERVED_ENV:
             problems.append(FieldProblem(where, "is reserved for the launcher and ADS's driver"))
@@ -244,16 +250,23 @@ def _check_semantics(req: LaunchRequest, settings: Settings) -> list[FieldProble
             env_chars += len(PARAMETERS_ENV) + len(encode_parameters(req.parameters))
         except ValueError:
             problems.append(FieldProblem("parameters", "values must be finite JSON values"))
+    if req.excludeTags:
+        env_chars += len(EXCLUDE_TAGS_ENV) + len(encode_exclude_tags(req.excludeTags))
     if env_chars > MAX_ENVIRONMENT_CHARS:
         problems.append(
             FieldProblem(
                 "environmentVariables",
-                f"environment variables and parameters total {env_chars} characters; "
-                f"OCI allows {MAX_ENVIRONMENT_CHARS}",
+                f"environment variables, parameters and excludeTags total {env_chars} "
+                f"characters; OCI allows {MAX_ENVIRONMENT_CHARS}",
             )
         )
     _check_tags(problems, req)
     return problems
+
+
+def encode_exclude_tags(tags: list[str] | tuple[str, ...]) -> str:
+    """The JSON text ADS stores excludeTags in (its NOTEBOOK_EXCLUDE_TAGS variable)."""
+    return json.dumps(list(tags))
 
 
 def encode_parameters(parameters: Mapping[str, Any]) -> str:

@@ -7,6 +7,7 @@ callers send only `noteBook` and what varies.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -44,6 +45,9 @@ KEYS: dict[str, str] = {
 }
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
+# Surrounding spaces and tabs are trimmed; any other control character (a trailing newline
+# from a pasted value, a carriage return, NUL) is refused rather than silently stripped.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 # key -> (settings field, OCID resource types it must carry)
 _OCID_KEYS = {
@@ -63,12 +67,12 @@ def _name_problems(values: Mapping[str, object]) -> list[str]:
         if isinstance(value, str) and (problem := ocid_problem(value, kinds)):
             problems.append(f"{key} {problem}")
     output = values["output_folder"]
-    if isinstance(output, str) and not OCI_URI_RE.match(output):
+    if isinstance(output, str) and not OCI_URI_RE.fullmatch(output):
         problems.append("NL_OUTPUT_FOLDER must look like oci://bucket@namespace/prefix")
     conda = str(values["conda_env"])
-    if not (CONDA_SLUG_RE.match(conda) or OCI_URI_RE.match(conda)):
+    if not (CONDA_SLUG_RE.fullmatch(conda) or OCI_URI_RE.fullmatch(conda)):
         problems.append("NL_CONDA_ENV must be a service conda slug or an oci:// conda pack URI")
-    if not SHAPE_RE.match(str(values["shape"])):
+    if not SHAPE_RE.fullmatch(str(values["shape"])):
         problems.append("NL_SHAPE must be a shape name like VM.Standard.E4.Flex")
     return problems
 
@@ -109,7 +113,11 @@ class Settings:
         problems: list[str] = []
 
         def text(key: str) -> str | None:
-            value = config.get(key, "").strip()
+            raw = config.get(key, "")
+            if _CONTROL_RE.search(raw):
+                problems.append(f"{key} holds a control character (a newline, CR or NUL?)")
+                return None
+            value = raw.strip(" \t")
             return value or None
 
         def number(key: str, kind: type[int] | type[float]) -> float | int | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import UTC, datetime
+
+from notebook_launcher.oci_rules import ocid_type
 
 REALM = "oc1"
 REGION_KEY = "iad"  # us-ashburn-1, the region the local identity is issued for
@@ -15,7 +16,6 @@ JOB_RUN = "datasciencejobrun"
 WORK_REQUEST = "datascienceworkrequest"
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
-_OCID_PATTERN = r"ocid1\.{types}\.[a-z0-9-]+\.[a-z0-9-]*\.[a-z0-9_.-]{{1,255}}"
 
 
 def new_ocid(resource_type: str) -> str:
@@ -25,11 +25,9 @@ def new_ocid(resource_type: str) -> str:
 
 
 def is_ocid(value: object, *resource_types: str) -> bool:
-    """Whether `value` is shaped like an OCID of one of `resource_types`."""
-    if not isinstance(value, str):
-        return False
-    types = "|".join(re.escape(t) for t in resource_types)
-    return re.fullmatch(_OCID_PATTERN.format(types=f"(?:{types})"), value) is not None
+    """Whether `value` is shaped like an OCID of one of `resource_types` (OCI's grammar, the
+    one the function checks too: notebook_launcher.oci_rules)."""
+    return ocid_type(value) in resource_types
 
 
 def is_compartment_ocid(value: object) -> bool:

@@ -17,6 +17,7 @@ from notebook_launcher.localservice.errors import (
     MissingParameterError,
 )
 from notebook_launcher.localservice.ids import is_compartment_ocid, is_ocid
+from notebook_launcher.oci_rules import MAX_TAG_VALUE_CHARS, MAX_TAGS, tag_problem
 
 MAX_ENV_CHARACTERS = 20_000
 MAX_ARGUMENT_CHARACTERS = 4_000
@@ -253,13 +254,25 @@ def string_map(body: Mapping[str, Any], field: str, prefix: str = "") -> dict[st
 
 
 def tags(body: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
-    """freeformTags (string to string) and definedTags (namespace to object)."""
+    """freeformTags (string to string) and definedTags (namespace to object), within OCI's
+    tag limits (notebook_launcher.oci_rules: 64 tags, keys 1-100, values up to 256)."""
     freeform = string_map(body, "freeformTags") or {}
+    if len(freeform) > MAX_TAGS:
+        raise InvalidParameterError(f"freeformTags must hold at most {MAX_TAGS} tags.")
+    for key, value in freeform.items():
+        if problem := tag_problem(key, value):
+            raise InvalidParameterError(f"{_where(('freeformTags', key))}: {problem}.")
     defined_raw = body.get("definedTags")
     defined: dict[str, dict[str, Any]] = {}
     if defined_raw is not None:
         for namespace, values in as_object(defined_raw, "definedTags").items():
             defined[namespace] = dict(as_object(values, f"definedTags.{namespace}"))
+            for key, value in defined[namespace].items():
+                if isinstance(value, str) and len(value) > MAX_TAG_VALUE_CHARS:
+                    raise InvalidParameterError(
+                        f"{_where(('definedTags', namespace, key))} is longer than"
+                        f" {MAX_TAG_VALUE_CHARS} characters."
+                    )
     return freeform, defined
 
 

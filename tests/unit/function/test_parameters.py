@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from notebook_launcher.function.parameters import INJECTED_TAG, looks_secret, prepare_notebook
+from notebook_launcher.function.redaction import REDACTED, redact
 
 
 def notebook(*cells: dict[str, Any], minor: int = 5) -> dict[str, Any]:
@@ -146,3 +147,45 @@ def test_deeply_nested_metadata_is_invalid_not_a_crash() -> None:
         deep = {"x": deep}
     with pytest.raises(InvalidNotebookError):
         prepare_notebook({"cells": [], "metadata": deep, "nbformat": 4, "nbformat_minor": 5})
+
+
+@pytest.mark.parametrize(
+    "name", ["bearer", "jwt", "dsn", "conn_str", "connection_string", "PRIVATE_KEY"]
+)
+def test_names_the_issue_found_in_clear_look_secret(name: str) -> None:
+    assert looks_secret(name)
+
+
+def test_redaction_reaches_every_depth() -> None:
+    value = {
+        "host": "db",
+        "password": "p1",
+        "replicas": [{"dsn": "p2", "port": 5432}, [{"auth": {"user": "u"}}]],
+        "nested": {"deeper": {"jwt": "p3", "keep": [1, "two"]}},
+    }
+    assert redact(value, "config") == {
+        "host": "db",
+        "password": REDACTED,
+        "replicas": [{"dsn": REDACTED, "port": 5432}, [{"auth": REDACTED}]],
+        "nested": {"deeper": {"jwt": REDACTED, "keep": [1, "two"]}},
+    }
+    assert value["password"] == "p1"  # a copy: the notebook keeps the real value
+    assert redact("x", "db_password") == REDACTED
+    deep: object = "p4"
+    for _ in range(5000):
+        deep = {"k": deep}
+    assert redact(deep, "config") == REDACTED  # too deep to walk: hidden, never shown
+
+
+def test_injected_cell_prints_nested_secrets_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    prepared = prepare_notebook(notebook(code("", "parameters")))
+    cell = next(c for c in json.loads(prepared)["cells"] if INJECTED_TAG in c["metadata"]["tags"])
+    values = {"config": {"user": "u", "password": "hunter2", "hosts": [{"conn_str": "dsn://s"}]}}
+    monkeypatch.setenv("NOTEBOOK_PARAMETERS", json.dumps(values))
+    namespace: dict[str, object] = {}
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec("".join(cell["source"]), namespace)
+    assert namespace["config"] == values["config"]  # the notebook gets the real value
+    assert "hunter2" not in out.getvalue() and "dsn://s" not in out.getvalue()
+    assert "'password': '<redacted>'" in out.getvalue() and "'user': 'u'" in out.getvalue()

@@ -22,6 +22,14 @@ FULL = {
 }
 
 
+SETTINGS_FOR_LIMITS = Settings(
+    project_id=PROJECT,
+    compartment_id=COMPARTMENT,
+    log_group_id=LOG_GROUP,
+    output_folder="oci://bucket@ns/out",
+)
+
+
 def problems(body: object, settings: Settings | None = None) -> dict[str, str]:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     with pytest.raises(InvalidRequestError) as info:
@@ -178,3 +186,40 @@ def test_job_level_fields_are_refused_with_job_id() -> None:
         ).encode(),
         Settings(),
     )
+
+
+def test_exclude_tags_count_in_the_environment_budget() -> None:
+    # ADS stores excludeTags as JSON in NOTEBOOK_EXCLUDE_TAGS: it counts toward OCI's 20,000.
+    body = {
+        "noteBook": "https://example.com/nb.ipynb",
+        "excludeTags": [f"t{i:04d}" * 6 for i in range(700)],
+    }
+    with pytest.raises(InvalidRequestError) as caught:
+        parse_request(json.dumps(body).encode(), SETTINGS_FOR_LIMITS)
+    assert any(
+        p.field == "environmentVariables" and "excludeTags" in p.message
+        for p in caught.value.details
+    )
+    few = {**body, "excludeTags": ["debug", "slow"]}
+    assert parse_request(json.dumps(few).encode(), SETTINGS_FOR_LIMITS).excludeTags == [
+        "debug",
+        "slow",
+    ]
+
+
+def test_a_million_exclude_tags_are_refused_by_count() -> None:
+    body = {"noteBook": "https://example.com/nb.ipynb", "excludeTags": ["x"] * 1_000_000}
+    with pytest.raises(InvalidRequestError) as caught:
+        parse_request(json.dumps(body).encode(), SETTINGS_FOR_LIMITS)
+    assert {p.field for p in caught.value.details} == {"excludeTags"}
+
+
+def test_freeform_tags_leave_room_for_the_launchers_own_tag() -> None:
+    # OCI allows 64 free-form tags; every run also carries the launcher's tag.
+    base = {"noteBook": "https://example.com/nb.ipynb"}
+    ok = {**base, "freeformTags": {f"k{i}": "v" for i in range(63)}}
+    parse_request(json.dumps(ok).encode(), SETTINGS_FOR_LIMITS)
+    too_many = {**base, "freeformTags": {f"k{i}": "v" for i in range(64)}}
+    with pytest.raises(InvalidRequestError) as caught:
+        parse_request(json.dumps(too_many).encode(), SETTINGS_FOR_LIMITS)
+    assert "freeformTags" in {p.field for p in caught.value.details}
