@@ -1,8 +1,9 @@
 """The function's configuration, read once from `ctx.Config()` (the process environment).
 
-Every key the function reads is defined in `KEYS`, with its meaning; the README and
-func.yaml list the same keys. Defaults for per-job settings live here so that most
-callers send only `noteBook` and what varies.
+Every key the function reads is defined in `KEYS`, with its meaning; the README lists the
+same keys. Defaults live here, never in func.yaml (`fn deploy` would send them on every deploy
+and overwrite or erase the operator's values). Per-job defaults mean most callers send only
+`noteBook` and what varies.
 """
 
 from __future__ import annotations
