@@ -37,7 +37,10 @@ def func_yaml() -> dict[str, Any]:
 
 
 def test_the_merge_model_erases_empty_and_overwrites_set_keys() -> None:
-    current = {"NL_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.p", "NL_SHAPE": "VM.Standard3.Flex"}
+    current = {
+        "NL_PROJECT_ID": "ocid1.datascienceproject.oc1.iad.p",
+        "NL_SHAPE": "VM.Standard3.Flex",
+    }
     after = oci_deploy_merge(current, {"NL_PROJECT_ID": "", "NL_SHAPE": "VM.Standard.E4.Flex"})
     assert after == {"NL_SHAPE": "VM.Standard.E4.Flex"}
 
