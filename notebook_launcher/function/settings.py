@@ -42,6 +42,9 @@ KEYS: dict[str, str] = {
     "OCI_ODSC_SERVICE_ENDPOINT": "Data Science endpoint (default: the region's).",
     "NL_OBJECTSTORAGE_ENDPOINT": "Object Storage endpoint (default: the region's).",
     "NL_DEADLINE_MARGIN_SECONDS": "Time kept back from the function's deadline (default 3).",
+    # read once at import by func.py (runtime_env.configure_logging), from the process environment
+    "NL_LOG_LEVEL": "Log level of the function process: DEBUG, INFO, WARNING or ERROR "
+    "(default INFO: the one JSON line per invocation, and warnings).",
 }
 
 TRUE_VALUES = {"1", "true", "yes", "on"}

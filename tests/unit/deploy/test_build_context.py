@@ -140,7 +140,8 @@ def test_every_import_of_the_function_resolves_inside_the_context(
         "sys.path[:] = [p for p in sys.path if p.startswith(sys.argv[1]) or 'site-packages' in p"
         " or p.startswith(sys.base_prefix)]\n"
         "import func, notebook_launcher.function as f\n"
-        "for m in pkgutil.iter_modules(f.__path__): importlib.import_module(f.__name__+'.'+m.name)\n"
+        "for m in pkgutil.iter_modules(f.__path__):\n"
+        "    importlib.import_module(f.__name__ + '.' + m.name)\n"
         "print(json.dumps({n: getattr(m, '__file__', None) for n, m in sys.modules.items()"
         " if n == 'func' or n.startswith('notebook_launcher')}))\n"
     )
