@@ -1,28 +1,30 @@
 """OCI Functions entry point (fdk): a thin adapter around notebook_launcher's core.
 
 Body bytes and headers go in; the core answers a status and a JSON body. Through API
-Gateway (`fn-intent: httprequest`) the true status is returned; on a direct invoke, where
-fdk passes only 200, 502 and 504, every error is a 502 so that `fn invoke` and Data
-Integration see a failure, never a 200 without a run id.
+Gateway (`fn-intent: httprequest`) the true status is returned (fdk carries it in
+Fn-Http-Status). On a direct invoke (`fn invoke`, the invoke endpoint, Data Integration) fdk
+passes only 200, 502 and 504, and for a 502 the Fn agent drops the function's body and answers
+its own "function failed"; so an error is answered 200 with the `{"error": {...}}` body and no
+`id`, the one way its code and field-named details reach the caller.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import logging
 import os
-import sys
 from typing import Any
 
 # pydantic's plugin discovery scans every installed package at import: ~20 ms of a cold start.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from fdk import response
+from fdk import response  # sets the root logger to DEBUG: configure_logging undoes that
 
 from notebook_launcher.function.handler import Invocation, invoke
+from notebook_launcher.function.runtime_env import configure_logging, configure_matplotlib
 
-logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(name)s %(message)s")
+configure_matplotlib(os.environ)
+configure_logging(os.environ)
 
 
 def handler(ctx: Any, data: io.BytesIO | None = None) -> response.Response:
@@ -38,8 +40,8 @@ def handler(ctx: Any, data: io.BytesIO | None = None) -> response.Response:
         )
     )
     through_gateway = str(ctx.Headers().get("fn-intent", "")).lower() == "httprequest"
-    if not through_gateway and status >= 400:
-        status = 502
+    if not through_gateway:
+        status = 200  # the body says it is an error; a 502 would lose the body
     return response.Response(
         ctx,
         response_data=json.dumps(payload),

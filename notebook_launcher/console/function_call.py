@@ -1,10 +1,12 @@
 """Calling the function: its core in this process, or a deployed function through OCI.
 
-Either way the answer is the function's status and JSON body. A deployed function's error
-comes back from OCI as a 502 whose body is the function's own `{"error": ...}`; the oci SDK
-raises it as a ServiceError, from which the body is recovered. When OCI itself refuses the
-call (no such function, not authorized), the answer is built in the function's error shape,
-so stdout always carries one JSON object of the same form.
+Either way the answer is the function's status and JSON body. A deployed function answers
+its errors 200 with `{"error": ...}` (on a direct invoke a 502 would lose the body to the Fn
+agent's "function failed"), so an answer is an error when its status is one or its body holds
+`error`. When OCI itself refuses or fails the call (no such function, not authorized, the
+function crashed: FunctionInvokeExecutionFailed), the oci SDK raises a ServiceError and the
+answer is built in the function's error shape, so stdout always carries one JSON object of
+the same form.
 """
 
 from __future__ import annotations

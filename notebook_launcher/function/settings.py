@@ -1,8 +1,9 @@
 """The function's configuration, read once from `ctx.Config()` (the process environment).
 
-Every key the function reads is defined in `KEYS`, with its meaning; the README and
-func.yaml list the same keys. Defaults for per-job settings live here so that most
-callers send only `noteBook` and what varies.
+Every key the function reads is defined in `KEYS`, with its meaning; the README lists the
+same keys. Defaults live here, never in func.yaml (`fn deploy` would send them on every deploy
+and overwrite or erase the operator's values). Per-job defaults mean most callers send only
+`noteBook` and what varies.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ KEYS: dict[str, str] = {
     "OCI_ODSC_SERVICE_ENDPOINT": "Data Science endpoint (default: the region's).",
     "NL_OBJECTSTORAGE_ENDPOINT": "Object Storage endpoint (default: the region's).",
     "NL_DEADLINE_MARGIN_SECONDS": "Time kept back from the function's deadline (default 3).",
+    # read once at import by func.py (runtime_env.configure_logging), from the process environment
+    "NL_LOG_LEVEL": "Log level of the function process: DEBUG, INFO, WARNING or ERROR "
+    "(default INFO: the one JSON line per invocation, and warnings).",
 }
 
 TRUE_VALUES = {"1", "true", "yes", "on"}

@@ -858,7 +858,10 @@ def simulate(
     """Play the task as Data Integration does, against given responses.
 
     1. The execute call must be accepted (HTTP 2xx), else the task fails without polling.
-    2. The named expressions (RUN_ID) are evaluated on the execute response.
+    2. The named expressions (RUN_ID, FUNCTION_ERROR) are evaluated on the execute response.
+       The function answers its errors 200 with ``{"error": ...}`` on a direct invoke, so the
+       task's conditions require a RUN_ID and no FUNCTION_ERROR: such an answer stops polling at
+       the first response and fails the task, with the function's error as the reason.
     3. Poll responses are consumed one per poll interval while the poll condition holds; when
        the maximum polling duration is used up first, the task fails (timed out) and the cancel
        call is sent.
@@ -910,9 +913,13 @@ def simulate(
     state = _state(final)
     if evaluate_condition(success_condition(task), EvaluationContext(final, names)):
         return Outcome("SUCCESS", _describe(final), run_id, state, len(urls), tuple(urls))
+    if json_path(execute_response.body, "$.error") is not None:
+        reason = f"the function answered an error: {_describe(execute_response)}"
+    else:
+        reason = f"run ended unsuccessfully: {_describe(final)}"
     return Outcome(
         "FAILED",
-        f"run ended unsuccessfully: {_describe(final)}",
+        reason,
         run_id,
         state,
         len(urls),

@@ -3,7 +3,8 @@
 `FunctionClient` goes through fdk's request handling (direct or through API Gateway, with a
 deadline), sets the function's configuration as environment variables for the duration of
 the call only, and fails the test if an exception escapes the handler or the answer is not a
-JSON object.
+JSON object. `as_the_caller_sees_it` applies what fdk's socket server and the Fn agent do to
+the answer on a direct invoke, which fdk's test fixtures skip.
 """
 
 from __future__ import annotations
@@ -38,6 +39,23 @@ class Answer:
         error = self.body.get("error")
         assert isinstance(error, dict), f"not an error answer: {self.body}"
         return error
+
+
+# fdk/constants.py FN_ENFORCED_RESPONSE_CODES, applied in fdk/event_handler.py
+FDK_STATUSES = (200, 502, 504)
+# fnproject/fn api/agent/agent.go hotSlot.writeResp: a 502 from the container becomes
+# models.ErrFunctionFailed ("function failed"), the container's body is not copied; OCI Functions
+# answers it as FunctionInvokeExecutionFailed.
+AGENT_502_BODY = {"code": "FunctionInvokeExecutionFailed", "message": "function failed"}
+
+
+def as_the_caller_sees_it(status: int, text: str, *, gateway: bool) -> tuple[int, str]:
+    """The status and body a caller gets for what func.handler answered through fdk."""
+    if status not in FDK_STATUSES:
+        status = 200
+    if not gateway and status == 502:
+        return 502, json.dumps(AGENT_502_BODY)
+    return status, text
 
 
 def _reject_constant(name: str) -> None:
@@ -90,9 +108,10 @@ class FunctionClient:
         elapsed = time.monotonic() - started
         if escaped:
             raise AssertionError(f"an exception escaped func.handler: {escaped[0]!r}")
+        text = data.decode() if isinstance(data, bytes) else str(data)
+        status, text = as_the_caller_sees_it(int(status), text, gateway=gateway)
         if gateway:
             status = int(response_headers.get("fn-http-status", status))
-        text = data.decode() if isinstance(data, bytes) else str(data)
         parsed = json.loads(text, parse_constant=_reject_constant)
         assert isinstance(parsed, dict), f"the answer is not a JSON object: {text[:200]}"
         return Answer(int(status), parsed, elapsed)

@@ -26,6 +26,7 @@ import requests
 
 from notebook_launcher.localservice.embedded import EmbeddedService
 from notebook_launcher.operator import dataintegration as di
+from tests.functional.fn_client import as_the_caller_sees_it
 
 fdk_fixtures = pytest.importorskip("fdk.fixtures")
 local_profile = pytest.importorskip("notebook_launcher.local_profile")
@@ -81,7 +82,7 @@ def invoke_function(body: bytes) -> di.Response:
 
     data, status, _headers = asyncio.run(call())
     text = data.decode("utf-8") if isinstance(data, bytes) else str(data)
-    return di.Response(int(status), text)
+    return di.Response(*as_the_caller_sees_it(int(status), text, gateway=False))
 
 
 def signer(service: EmbeddedService) -> oci.signer.Signer:
@@ -196,7 +197,12 @@ def test_a_cancelled_run_ends_the_task_in_failure(
         assert time.monotonic() < deadline, "the run never started"
         time.sleep(0.3)
     before = send(local_service, di.poll_call(task, {"RUN_ID": run_id}))
-    assert di.evaluate_condition(di.poll_condition(task), di.EvaluationContext(before))
+    names = {
+        name: di.evaluate_expression(expression, di.EvaluationContext(execute))
+        for name, expression in di.named_expressions(task).items()
+    }
+    assert names == {"RUN_ID": run_id, "FUNCTION_ERROR": None}
+    assert di.evaluate_condition(di.poll_condition(task), di.EvaluationContext(before, names))
 
     # the task is stopped: Data Integration sends the cancel call, a POST, and the run stays
     cancel = di.cancel_call(task, {"RUN_ID": run_id})
@@ -214,17 +220,23 @@ def test_a_cancelled_run_ends_the_task_in_failure(
 
 
 @pytest.mark.usefixtures("function_env")
-def test_a_function_error_fails_the_task_before_polling(
+def test_a_function_error_fails_the_task_with_the_functions_error(
     local_service: EmbeddedService, task: dict[str, Any], notebooks: Path
 ) -> None:
+    """The function answers a typo 200 with its error body (the Fn agent would replace a 502's
+    body with "function failed"); the task takes no run id, stops at the first poll answer
+    (the real one the service gives for a URL without a run) and fails naming the field."""
     execute, _ = launch(task, notebooks / "hello.ipynb", noteBookk="typo")
-    assert execute.status == 502
-    assert "error" in json.loads(execute.body)
+    assert execute.status == 200
+    error = json.loads(execute.body)["error"]
+    assert error["code"] == "InvalidRequest" and "noteBookk" in json.dumps(error["details"])
     assert run_id_of(task, execute) is None
 
-    outcome = di.simulate(task, execute, [])
-    assert outcome.status == "FAILED" and outcome.polls == 0
-    assert "HTTP 502" in outcome.reason
+    polls = collect_polls(local_service, task, None)
+    outcome = di.simulate(task, execute, polls)
+    assert outcome.status == "FAILED" and outcome.polls == 1
+    assert "the function answered an error" in outcome.reason
+    assert "InvalidRequest" in outcome.reason
 
 
 def test_an_unknown_run_fails_the_task(

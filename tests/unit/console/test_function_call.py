@@ -1,7 +1,8 @@
 """Invoking a deployed function through the real oci SDK, against a stand-in for OCI Functions.
 
 The stand-in answers GetFunction (with its own address as the invoke endpoint) and the
-invoke call, the way OCI does: the function's JSON with 200, or with 502 for an error.
+invoke call, the way OCI does: the function's JSON with 200 (its errors too: a direct invoke
+cannot carry the function's own status), or OCI's own error when the function failed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any
 import oci
 import pytest
 
+from notebook_launcher.console.errors import ConsoleError, ExitCode
 from notebook_launcher.console.function_call import DeployedFunction
+from notebook_launcher.console.invoke import call_function, fail_on_error
 from tests.unit.console.test_target import write_oci_config
 
 FUNCTION_ID = "ocid1.fnfunc.oc1.iad.aaaaaaaafunction"
@@ -108,7 +111,7 @@ def test_success_is_the_functions_json_and_the_body_is_sent_as_given(
     assert get["auth"].startswith("Signature") and post["auth"].startswith("Signature")
 
 
-def test_a_function_error_keeps_the_functions_own_error_body(
+def test_a_function_error_is_a_200_error_body_and_is_an_error(
     deployed: DeployedFunction, functions: FakeFunctions
 ) -> None:
     error = {
@@ -119,10 +122,22 @@ def test_a_function_error_keeps_the_functions_own_error_body(
             "opcRequestId": "call-1",
         }
     }
-    functions.answer = (502, json.dumps(error).encode())
+    functions.answer = (200, json.dumps(error).encode())
+    answer = deployed.invoke(b"{}")
+    assert answer.status == 200 and answer.is_error
+    assert answer.body == error
+
+
+def test_the_platforms_function_failed_is_an_error_in_the_functions_shape(
+    deployed: DeployedFunction, functions: FakeFunctions
+) -> None:
+    """A 502 from the container: the agent answers its own body, not the function's."""
+    failed = {"code": "FunctionInvokeExecutionFailed", "message": "function failed"}
+    functions.answer = (502, json.dumps(failed).encode())
     answer = deployed.invoke(b"{}")
     assert answer.status == 502 and answer.is_error
-    assert answer.body == error
+    assert answer.body["error"]["code"] == "FunctionInvokeExecutionFailed"
+    assert "function failed" in answer.body["error"]["message"]
 
 
 def test_oci_refusing_the_call_is_answered_in_the_functions_error_shape(
@@ -144,3 +159,16 @@ def test_a_non_json_answer_is_an_error(
     answer = deployed.invoke(b"{}")
     assert answer.is_error and answer.status == 502
     assert answer.body["error"]["code"] == "InvalidFunctionResponse"
+
+
+def test_invoke_function_id_exits_non_zero_on_a_200_error_body(
+    deployed: DeployedFunction, functions: FakeFunctions
+) -> None:
+    """`invoke --function-id` prints the answer, then fails on an error body whatever its status."""
+    error = {"error": {"code": "NotFound", "message": "no such job", "details": []}}
+    functions.answer = (200, json.dumps(error).encode())
+    answer = call_function(deployed, {"noteBook": "oci://b@ns/n.ipynb"})
+    with pytest.raises(ConsoleError) as raised:
+        fail_on_error(answer)
+    assert raised.value.exit_code == ExitCode.FAILED
+    assert "200 NotFound: no such job" in str(raised.value)

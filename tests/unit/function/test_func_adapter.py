@@ -1,4 +1,11 @@
-"""func.py through fdk's own request handling: JSON always, and the statuses fdk can carry."""
+"""func.py through fdk's own request handling: JSON always, and the statuses fdk can carry.
+
+On a direct invoke an error is answered 200 with its `{"error": ...}` body: fdk passes only
+200, 502 and 504 (fdk/constants.py FN_ENFORCED_RESPONSE_CODES, fdk/event_handler.py), and for a
+502 the Fn agent drops the body and answers "function failed" (fnproject/fn api/agent/agent.go
+hotSlot.writeResp -> models.ErrFunctionFailed). Through API Gateway the true status is carried
+in Fn-Http-Status.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,6 @@ import io
 import json
 from typing import Any
 
-import pytest
 from fdk import fixtures
 
 import func
@@ -27,9 +33,9 @@ def call(
     return status, json.loads(text), dict(response_headers)
 
 
-def test_invalid_request_is_502_with_json_on_direct_invoke(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invalid_request_is_200_with_the_error_body_on_direct_invoke() -> None:
     status, body, headers = call(b'{"noteBook": 5, "typo": 1}')
-    assert status == 502
+    assert status == 200 and "id" not in body
     error = body["error"]
     assert error["code"] == "InvalidRequest"
     assert {d["field"] for d in error["details"]} >= {"noteBook", "typo"}
@@ -43,9 +49,19 @@ def test_true_status_through_api_gateway() -> None:
     assert body["error"]["code"] == "InvalidRequest"
 
 
+def test_no_error_status_ever_reaches_fdk_on_a_direct_invoke() -> None:
+    """Whatever the error's own status (400 here, 404/409/429/5xx elsewhere), fdk gets 200: a
+    502 would be replaced by the agent's "function failed", and fdk turns any other code into 200
+    anyway (fdk/event_handler.py)."""
+    for body in (b"not json", b"", b'{"action": "cancel"}'):
+        status, answer, headers = call(body)
+        assert status == 200 and answer["error"]["code"] == "InvalidRequest"
+        assert "fn-http-status" not in headers
+
+
 def test_empty_body_is_a_clear_error() -> None:
     status, body, _ = call(b"")
-    assert status == 502 and "empty" in body["error"]["message"]
+    assert status == 200 and "empty" in body["error"]["message"] and "id" not in body
 
 
 def test_bad_idempotency_header() -> None:
@@ -53,4 +69,4 @@ def test_bad_idempotency_header() -> None:
         b'{"action": "status", "id": "ocid1.datasciencejobrun.oc1.iad.abc"}',
         headers={"idempotency-key": "spaces are not allowed"},
     )
-    assert status == 502 and body["error"]["details"][0]["field"] == "header:idempotency-key"
+    assert status == 200 and body["error"]["details"][0]["field"] == "header:idempotency-key"

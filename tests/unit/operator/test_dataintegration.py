@@ -249,20 +249,46 @@ def test_every_expression_in_the_task_parses(task: dict[str, Any]) -> None:
     di.parse_expression(di.poll_condition(task))
     di.parse_expression(di.success_condition(task))
     assert di.named_expressions(task) == {
-        "RUN_ID": "CAST(json_path(SYS.RESPONSE_PAYLOAD, '$.id') AS String)"
+        "RUN_ID": "CAST(json_path(SYS.RESPONSE_PAYLOAD, '$.id') AS String)",
+        "FUNCTION_ERROR": "CAST(json_path(SYS.RESPONSE_PAYLOAD, '$.error.code') AS String)",
     }
+
+
+# What the named expressions hold after the function launched a run.
+LAUNCHED_NAMES = {"RUN_ID": RUN_ID, "FUNCTION_ERROR": None}
 
 
 @pytest.mark.parametrize("state", ["ACCEPTED", "IN_PROGRESS", "CANCELING"])
 def test_poll_condition_holds_while_the_run_is_unfinished(task: dict[str, Any], state: str) -> None:
-    assert di.evaluate_condition(di.poll_condition(task), ctx(200, run_body(state)))
+    assert di.evaluate_condition(
+        di.poll_condition(task), ctx(200, run_body(state), **LAUNCHED_NAMES)
+    )
 
 
 @pytest.mark.parametrize("state", di.TERMINAL_STATES)
 def test_poll_condition_stops_on_every_terminal_state(task: dict[str, Any], state: str) -> None:
-    assert not di.evaluate_condition(di.poll_condition(task), ctx(200, run_body(state)))
-    succeeded = di.evaluate_condition(di.success_condition(task), ctx(200, run_body(state)))
+    polled = ctx(200, run_body(state), **LAUNCHED_NAMES)
+    assert not di.evaluate_condition(di.poll_condition(task), polled)
+    succeeded = di.evaluate_condition(di.success_condition(task), polled)
     assert succeeded is (state == "SUCCEEDED")
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        {"RUN_ID": None, "FUNCTION_ERROR": "InvalidRequest"},  # the function's error answer
+        {"RUN_ID": None, "FUNCTION_ERROR": None},  # a 200 without id
+        {"RUN_ID": RUN_ID, "FUNCTION_ERROR": "InvalidRequest"},  # never both, but still no
+    ],
+)
+def test_without_a_run_id_or_with_an_error_nothing_polls_on_or_succeeds(
+    task: dict[str, Any], names: dict[str, Any]
+) -> None:
+    """Even a poll answer that would otherwise succeed (or keep polling) cannot."""
+    for answer in (ok("SUCCEEDED"), ok("IN_PROGRESS"), di.Response.of(503, {"code": "x"})):
+        polled = di.EvaluationContext(answer, names)
+        assert not di.evaluate_condition(di.poll_condition(task), polled)
+        assert not di.evaluate_condition(di.success_condition(task), polled)
 
 
 # ================================================================================================
@@ -418,8 +444,9 @@ def test_oci_sdk_reads_the_task_as_a_rest_task(task: dict[str, Any]) -> None:
     expected = copy.deepcopy(task)
     # The SDK's TypedExpression sets modelType TYPED_EXPRESSION itself but its enum check does not
     # list it, so it reads it back as UNKNOWN_ENUM_VALUE.
-    assert back["typedExpressions"][0]["modelType"] == "UNKNOWN_ENUM_VALUE"
-    back["typedExpressions"][0]["modelType"] = "TYPED_EXPRESSION"
+    for expression in back["typedExpressions"]:
+        assert expression["modelType"] == "UNKNOWN_ENUM_VALUE"
+        expression["modelType"] = "TYPED_EXPRESSION"
     assert back == expected
 
 
@@ -460,22 +487,41 @@ def test_needs_attention_and_deleted_stop_polling_and_fail(
     assert (outcome.status, outcome.final_state, outcome.polls) == ("FAILED", state, 2)
 
 
-def test_a_function_error_fails_the_task_without_polling(task: dict[str, Any]) -> None:
-    error = di.Response.of(
-        502,
-        {
-            "error": {
-                "code": "InvalidParameter",
-                "message": "noteBook: must be an https:// or oci:// URI",
-                "details": [{"field": "noteBook", "message": "must be an https:// or oci:// URI"}],
-                "opcRequestId": "ABC123",
-            }
-        },
+FUNCTION_ERROR_BODY = {
+    "error": {
+        "code": "InvalidRequest",
+        "message": "The request is invalid (noteBook).",
+        "details": [{"field": "noteBook", "message": "must be an https:// or oci:// URI"}],
+        "opcRequestId": "ABC123",
+    }
+}
+
+
+def test_a_function_error_fails_the_task_and_names_the_error(task: dict[str, Any]) -> None:
+    """On a direct invoke the function answers an error 200 with its body (the platform would
+    replace a 502's body with "function failed"). The execute call is accepted, RUN_ID is null,
+    FUNCTION_ERROR holds the code: the first poll answer, whatever it is, ends polling and the
+    task fails with the function's own error as the reason."""
+    error = di.Response.of(200, FUNCTION_ERROR_BODY)
+    listing = di.Response.of(400, {"code": "MissingParameter", "message": "compartmentId"})
+    for first_poll in (ok("SUCCEEDED"), listing):
+        outcome = di.simulate(task, error, [first_poll, ok("SUCCEEDED")])
+        assert outcome.status == "FAILED"
+        assert outcome.polls == 1 and outcome.run_id is None
+        assert outcome.poll_urls == (f"{DS}/jobRuns/",)
+        assert "the function answered an error" in outcome.reason
+        assert "InvalidRequest" in outcome.reason and "noteBook" in outcome.reason
+
+
+def test_the_platforms_own_502_fails_the_task_without_polling(task: dict[str, Any]) -> None:
+    """When the function itself fails (it crashed, fdk answered 502), OCI answers its own error."""
+    failed = di.Response.of(
+        502, {"code": "FunctionInvokeExecutionFailed", "message": "function failed"}
     )
-    outcome = di.simulate(task, error, [ok("SUCCEEDED")])
+    outcome = di.simulate(task, failed, [ok("SUCCEEDED")])
     assert outcome.status == "FAILED"
     assert outcome.polls == 0 and outcome.run_id is None
-    assert "HTTP 502" in outcome.reason and "InvalidParameter" in outcome.reason
+    assert "HTTP 502" in outcome.reason and "FunctionInvokeExecutionFailed" in outcome.reason
 
 
 def test_a_200_without_id_still_fails(task: dict[str, Any]) -> None:
