@@ -1,11 +1,20 @@
-"""Run the local service as a real subprocess, from tests, the demo, the CLI and benchmarks.
+"""The local service's testing helper: run it as a real subprocess, drive it, break it.
 
     with EmbeddedService(tmp_path / "ds") as service:
         client = service.datascience_client()
         project_id = service.create_project()
 
+Like fdk's own `fdk/fixtures.py` (a test case for functions, shipped in the fdk package so
+that users' tests can import it), this module is test equipment kept in the product package
+on purpose: the tests, the benchmarks, `make demo` and the console's demo all start the
+service through it. Beside starting and stopping the service it holds the controls only
+tests need: fault injection (`inject_fault`, `clear_faults`; needs `fault_injection=True`),
+call statistics (`stats`, `reset_stats`), a crash (`kill`), a function's resource principal
+(`function_rp_env`), and the on-disk paths of objects and run logs.
+
 The service is `python -m notebook_launcher serve` in its own process, reached over HTTP
-with signed requests exactly as OCI is; nothing here reaches into its internals.
+with signed requests exactly as OCI is (the controls are the `/_local` routes of
+`developer_api.py`); nothing here reaches into its internals.
 """
 
 from __future__ import annotations

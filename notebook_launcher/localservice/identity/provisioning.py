@@ -25,6 +25,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from notebook_launcher.localservice.layout import DataDir
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_REGION = "us-ashburn-1"
@@ -165,7 +167,7 @@ def ensure_identity(data_dir: Path) -> LocalIdentity:
     Writes data_dir/oci/{config, oci_api_key.pem, rpst_signing_key.pem, identity.json}.
     """
     data_dir = Path(data_dir).expanduser().resolve()
-    oci_dir = data_dir / "oci"
+    oci_dir = DataDir(data_dir).oci_dir
     oci_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     ids_file = oci_dir / "identity.json"
     with _locked(oci_dir / ".identity.lock"):
