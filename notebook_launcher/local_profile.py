@@ -12,6 +12,9 @@ import json
 from pathlib import Path
 from typing import Protocol
 
+from notebook_launcher.localservice.layout import SERVICE_FILE
+from notebook_launcher.localservice.objectstorage.models import LOCAL_NAMESPACE
+
 LOCAL_LOG_GROUP = "ocid1.loggroup.oc1.iad.amaaaaaalocalloggroupnotebooklauncher0000000000000000"
 OUTPUT_BUCKET = "notebook-output"
 
@@ -30,8 +33,8 @@ class LocalService(Protocol):
 
 def service_namespace(data_dir: Path) -> str:
     """The Object Storage namespace the local service reports in its service.json."""
-    info = json.loads((data_dir / "service.json").read_text())
-    return str(info.get("namespace") or "local")
+    info = json.loads((data_dir / SERVICE_FILE).read_text())
+    return str(info.get("namespace") or LOCAL_NAMESPACE)
 
 
 def local_function_config(

@@ -1,11 +1,20 @@
-"""Run the local service as a real subprocess, from tests, the demo, the CLI and benchmarks.
+"""The local service's testing helper: run it as a real subprocess, drive it, break it.
 
     with EmbeddedService(tmp_path / "ds") as service:
         client = service.datascience_client()
         project_id = service.create_project()
 
+Like fdk's own `fdk/fixtures.py` (a test case for functions, shipped in the fdk package so
+that users' tests can import it), this module is test equipment kept in the product package
+on purpose: the tests, the benchmarks, `make demo` and the console's demo all start the
+service through it. Beside starting and stopping the service it holds the controls only
+tests need: fault injection (`inject_fault`, `clear_faults`; needs `fault_injection=True`),
+call statistics (`stats`, `reset_stats`), a crash (`kill`), a function's resource principal
+(`function_rp_env`), and the on-disk paths of objects and run logs.
+
 The service is `python -m notebook_launcher serve` in its own process, reached over HTTP
-with signed requests exactly as OCI is; nothing here reaches into its internals.
+with signed requests exactly as OCI is (the controls are the `/_local` routes of
+`developer_api.py`); nothing here reaches into its internals.
 """
 
 from __future__ import annotations
@@ -25,13 +34,10 @@ from typing import Any
 import oci
 import requests
 
-from notebook_launcher.localservice.identity import (
-    LocalIdentity,
-    ensure_identity,
-    issue_resource_principal,
-)
+from notebook_launcher.localservice.identity.provisioning import LocalIdentity, ensure_identity
+from notebook_launcher.localservice.identity.session_tokens import issue_resource_principal
 from notebook_launcher.localservice.ids import new_ocid
-from notebook_launcher.localservice.server import SERVICE_FILE
+from notebook_launcher.localservice.layout import DataDir
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +64,7 @@ class EmbeddedService:
         runtime_minute_seconds: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
+        self.layout = DataDir(self.data_dir)
         self.port = port
         self.concurrency = concurrency
         self.fault_injection = fault_injection
@@ -72,7 +79,7 @@ class EmbeddedService:
     @property
     def service_log(self) -> Path:
         """The service process's own output (not the job runs' logs)."""
-        return self.data_dir / "service.log"
+        return self.layout.service_log
 
     def command(self) -> list[str]:
         command = [
@@ -98,7 +105,7 @@ class EmbeddedService:
         if self.running:
             raise EmbeddedServiceError("the service is already running")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        service_file = self.data_dir / SERVICE_FILE
+        service_file = self.layout.service_file
         env = {
             key: value
             for key, value in os.environ.items()
@@ -236,10 +243,11 @@ class EmbeddedService:
 
     def object_path(self, namespace: str, bucket: str, name: str) -> Path:
         """Where an object of the local Object Storage lives on disk."""
-        return self.data_dir.joinpath("objectstorage", namespace, bucket, *name.split("/"))
+        return self.layout.object_path(namespace, bucket, name)
 
     def log_path(self, run_id: str) -> Path:
-        return self.data_dir / "logs" / f"{run_id}.log"
+        """Where a run's combined stdout and stderr are written."""
+        return self.layout.log_path(run_id)
 
     # ----------------------------------------------------------------- clients
 
@@ -260,7 +268,7 @@ class EmbeddedService:
         function_id = new_ocid("fnfunc")
         return issue_resource_principal(
             self.identity,
-            self.data_dir / "principals" / uuid.uuid4().hex,
+            self.layout.principals / uuid.uuid4().hex,
             resource_id=function_id,
             resource_type="fnfunc",
             compartment_id=self.identity.tenancy_id,

@@ -13,7 +13,7 @@ exceeded maximum runtime stop the whole process tree (the notebook kernel is a g
 a session of its own).
 
 Runs are not isolated: every run is a process of the service's OS user, and its
-resource-principal session may call every route of the service (see `app`).
+resource-principal session may call every route of the service (see `middleware`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ from typing import Any
 import psutil
 
 from notebook_launcher.localservice import lifecycle
-from notebook_launcher.localservice.identity import LocalIdentity, issue_resource_principal
+from notebook_launcher.localservice.identity.provisioning import LocalIdentity
+from notebook_launcher.localservice.identity.session_tokens import issue_resource_principal
+from notebook_launcher.localservice.layout import DataDir
 from notebook_launcher.localservice.runenv import RunRuntime
 from notebook_launcher.localservice.store import JOB_RUNS, JOBS, Record, Store
 
@@ -96,9 +98,10 @@ class Executor:
         self._active_lock = threading.Lock()
         self._stopping = threading.Event()
         self._workers: list[threading.Thread] = []
-        self.runs_dir = settings.data_dir / "runs"
-        self.logs_dir = settings.data_dir / "logs"
-        self.runtime = RunRuntime(settings.data_dir / "runtime")
+        self._layout = DataDir(settings.data_dir)
+        self.runs_dir = self._layout.runs
+        self.logs_dir = self._layout.logs
+        self.runtime = RunRuntime(self._layout.runtime)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -170,7 +173,7 @@ class Executor:
             active.wake.set()
 
     def log_path(self, run_id: str) -> Path:
-        return self.logs_dir / f"{run_id}.log"
+        return self._layout.log_path(run_id)
 
     # ----------------------------------------------------------------- workers
 

@@ -24,22 +24,18 @@ from typing import Any
 
 import uvicorn
 
-from notebook_launcher.localservice.app import ServiceComponents, create_app
-from notebook_launcher.localservice.datascience import DataScience
+from notebook_launcher.localservice.app import Monitoring, create_app
 from notebook_launcher.localservice.executor import Executor, ExecutorSettings
 from notebook_launcher.localservice.faults import CallStats, FaultInjector
 from notebook_launcher.localservice.http_protocol import BoundedHeadProtocol
-from notebook_launcher.localservice.identity import (
-    LocalIdentity,
-    SignatureVerifier,
-    ensure_identity,
-)
-from notebook_launcher.localservice.objectstorage import LOCAL_NAMESPACE, ObjectStore
+from notebook_launcher.localservice.identity.provisioning import LocalIdentity, ensure_identity
+from notebook_launcher.localservice.identity.signatures import SignatureVerifier
+from notebook_launcher.localservice.layout import SERVICE_FILE, DataDir
+from notebook_launcher.localservice.objectstorage.models import LOCAL_NAMESPACE
+from notebook_launcher.localservice.rest import ServiceContext
 from notebook_launcher.localservice.store import Store
 
 logger = logging.getLogger(__name__)
-
-SERVICE_FILE = "service.json"
 
 
 @dataclass(frozen=True)
@@ -120,17 +116,12 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
     sock = _bind(settings.host, settings.port)
     port = int(sock.getsockname()[1])
     endpoint = endpoint_url(settings.host, port)
-    service_file = data_dir / SERVICE_FILE
-    store = Store(data_dir / "service.db")
-    artifacts_dir = data_dir / "artifacts"
+    layout = DataDir(data_dir)
+    service_file = layout.service_file
+    store = Store(layout.database)
     # Uploads in flight are streamed here; any left by a killed process are garbage.
-    uploads_dir = data_dir / "uploads"
-    shutil.rmtree(uploads_dir, ignore_errors=True)
-    uploads_dir.mkdir()
-
-    def artifact_path(job_id: str) -> Path:
-        return artifacts_dir / f"{job_id}.bin"
-
+    shutil.rmtree(layout.uploads, ignore_errors=True)
+    layout.uploads.mkdir()
     executor = Executor(
         store,
         identity,
@@ -140,20 +131,16 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
             concurrency=settings.concurrency,
             runtime_minute_seconds=settings.runtime_minute_seconds,
         ),
-        artifact_path,
+        layout.artifact_path,
     )
-    datascience = DataScience(store, artifacts_dir, executor)
-    components = ServiceComponents(
-        datascience=datascience,
-        objects=ObjectStore(data_dir / "objectstorage"),
-        verifier=SignatureVerifier(identity),
-        stats=CallStats(),
-        faults=FaultInjector() if settings.fault_injection else None,
-        namespace=LOCAL_NAMESPACE,
-        log_path=executor.log_path,
-        uploads_dir=uploads_dir,
+    app = create_app(
+        ServiceContext(layout=layout, store=store, executor=executor),
+        SignatureVerifier(identity),
+        Monitoring(
+            stats=CallStats(),
+            faults=FaultInjector() if settings.fault_injection else None,
+        ),
     )
-    app = create_app(components)
 
     def on_started() -> None:
         info = {
@@ -196,7 +183,7 @@ class DataDirInUseError(RuntimeError):
 def _lock_data_dir(data_dir: Path) -> int:
     """Hold an exclusive lock on the data dir for the life of the process (the OS drops it
     even on kill -9), so two services never run the same runs."""
-    fd = os.open(data_dir / "service.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(DataDir(data_dir).service_lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from docker.utils.build import exclude_paths
 
-from notebook_launcher.localservice.identity import ensure_identity
+from notebook_launcher.localservice.identity.provisioning import ensure_identity
 
 ROOT = Path(__file__).resolve().parents[3]
 # fn writes its generated Dockerfile into the folder for the build. Docker always sends it and

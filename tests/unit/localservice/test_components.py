@@ -24,7 +24,7 @@ from notebook_launcher.localservice.executor import (
 )
 from notebook_launcher.localservice.faults import CallStats, FaultInjector
 from notebook_launcher.localservice.ids import format_time
-from notebook_launcher.localservice.objectstorage import ObjectStore
+from notebook_launcher.localservice.objectstorage.models import ObjectStore
 
 
 def test_infrastructure_validation_names_nested_fields() -> None:

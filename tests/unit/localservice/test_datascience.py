@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from notebook_launcher.localservice.datascience import DataScience
+from notebook_launcher.localservice.datascience.models import DataScience
 from notebook_launcher.localservice.errors import (
     ConflictError,
     IncorrectStateError,

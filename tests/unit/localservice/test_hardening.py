@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from notebook_launcher.localservice import lifecycle, validation
-from notebook_launcher.localservice.app import ServiceJSONResponse
-from notebook_launcher.localservice.datascience import DataScience
+from notebook_launcher.localservice.datascience.models import DataScience
 from notebook_launcher.localservice.errors import InvalidParameterError
 from notebook_launcher.localservice.executor import (
     Executor,
@@ -22,14 +21,12 @@ from notebook_launcher.localservice.executor import (
     RunSetupError,
     unpack_artifact,
 )
-from notebook_launcher.localservice.identity import (
-    LocalIdentity,
-    NotAuthenticatedError,
-    SignatureVerifier,
-    ensure_identity,
-)
-from notebook_launcher.localservice.objectstorage import ObjectStore
+from notebook_launcher.localservice.identity.provisioning import LocalIdentity, ensure_identity
+from notebook_launcher.localservice.identity.signatures import NotAuthenticatedError
+from notebook_launcher.localservice.objectstorage.models import ObjectStore
+from notebook_launcher.localservice.rest import ServiceJSONResponse
 from notebook_launcher.localservice.store import PROJECTS, Record, Store
+from tests.support.signatures import SignatureVerifier
 from tests.unit.localservice.test_datascience import (
     TENANCY,
     USER,

@@ -25,15 +25,11 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from notebook_launcher.localservice import identity as identity_mod
-from notebook_launcher.localservice.identity import (
-    LocalIdentity,
-    NotAuthenticatedError,
-    Principal,
-    SignatureVerifier,
-    ensure_identity,
-    issue_resource_principal,
-)
+from notebook_launcher.localservice.identity import signatures as identity_mod
+from notebook_launcher.localservice.identity.provisioning import LocalIdentity, ensure_identity
+from notebook_launcher.localservice.identity.session_tokens import issue_resource_principal
+from notebook_launcher.localservice.identity.signatures import NotAuthenticatedError, Principal
+from tests.support.signatures import SignatureVerifier
 
 OCID_RE = r"ocid1\.{kind}\.oc1\.\.[a-z0-9]{{60}}"
 BASE = "http://127.0.0.1:8123"

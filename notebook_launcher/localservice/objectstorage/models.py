@@ -3,7 +3,7 @@
 Only what job runs and the function need: PutObject, GetObject, HeadObject and
 GetNamespace. Buckets spring into existence on the first PutObject (there is no
 CreateBucket locally); reading from a bucket or object that does not exist is answered
-with OCI's 404 codes.
+with OCI's 404 codes. HTTP-free: `responses.py` turns requests into calls here.
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ class ObjectInfo:
 class ObjectStore:
     """Objects kept as plain files, so tests and people can look at them directly."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, namespace: str = LOCAL_NAMESPACE) -> None:
         self.root = root
+        self.namespace = namespace  # the one GetNamespace answers
         root.mkdir(parents=True, exist_ok=True)
 
     def object_path(self, namespace: str, bucket: str, name: str) -> Path:

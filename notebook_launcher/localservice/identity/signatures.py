@@ -1,8 +1,8 @@
-"""Identity of the local Data Science stand-in, and OCI request-signature verification.
+"""OCI request-signature verification: API-key and resource-principal-session signatures.
 
-The service owns an API key (written as a normal OCI config profile), and a signing key for
-resource-principal session tokens (RPST). `SignatureVerifier` checks requests signed by the
-oci SDK with either of them, following OCI's HTTP-signature rules.
+`SignatureVerifier` checks requests signed by the oci SDK with the service's API key or with a
+session token it issued (`session_tokens`), following OCI's HTTP-signature rules. The check
+runs on the headers before the body is read; `BodyRules` then checks the body that arrives.
 """
 
 from __future__ import annotations
@@ -10,41 +10,29 @@ from __future__ import annotations
 import base64
 import binascii
 import email.utils
-import fcntl
-import hashlib
 import json
-import logging
-import os
 import re
 import secrets
-import string
 import threading
 import time
-import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import jwt
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-logger = logging.getLogger(__name__)
+from notebook_launcher.localservice.identity.provisioning import LocalIdentity, load_private_key
+from notebook_launcher.localservice.identity.session_tokens import (
+    RPST_AUDIENCE,
+    RPST_ISSUER,
+    b64url_to_int,
+)
 
-DEFAULT_REGION = "us-ashburn-1"
-RPST_ISSUER = "authService.oracle.com"
-RPST_AUDIENCE = "oci"
 MAX_CLOCK_SKEW_SECONDS = 300
-
-_OCID_SUFFIX_LEN = 60
-_OCID_ALPHABET = string.ascii_lowercase + string.digits
-_OCID_RE = re.compile(r"ocid1\.(?P<kind>[a-z]+)\.oc1\.\.[a-z0-9]{60}")
-_KEY_BITS = 2048
-_PUBLIC_EXPONENT = 65537
 
 _BASIC_HEADERS = frozenset({"date", "(request-target)", "host"})
 _BODY_HEADERS = frozenset({"content-length", "content-type", "x-content-sha256"})
@@ -74,29 +62,6 @@ _TOKEN_CACHE_MAX = 512
 
 
 @dataclass(frozen=True)
-class LocalIdentity:
-    """The local service's tenancy, user and API key (paths are absolute)."""
-
-    data_dir: Path
-    tenancy_id: str
-    user_id: str
-    fingerprint: str
-    region: str
-    config_file: Path
-    key_file: Path
-
-    @property
-    def rpst_signing_key_file(self) -> Path:
-        """Private key that signs resource-principal session tokens."""
-        return self.config_file.parent / "rpst_signing_key.pem"
-
-    @property
-    def api_key_id(self) -> str:
-        """The keyId an API-key-signed request carries: tenancy/user/fingerprint."""
-        return f"{self.tenancy_id}/{self.user_id}/{self.fingerprint}"
-
-
-@dataclass(frozen=True)
 class Principal:
     """Who signed a verified request."""
 
@@ -108,237 +73,6 @@ class Principal:
 
 class NotAuthenticatedError(Exception):
     """Signature missing, malformed, expired or wrong (HTTP 401 NotAuthenticated)."""
-
-
-# --------------------------------------------------------------------------- key/file helpers
-
-
-def _new_ocid(kind: str) -> str:
-    suffix = "".join(secrets.choice(_OCID_ALPHABET) for _ in range(_OCID_SUFFIX_LEN))
-    return f"ocid1.{kind}.oc1..{suffix}"
-
-
-def _generate_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=_PUBLIC_EXPONENT, key_size=_KEY_BITS)
-
-
-def _private_pem(key: rsa.RSAPrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def _load_private_key(path: Path) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError(f"{path} does not hold an RSA private key")
-    return key
-
-
-def key_fingerprint(public_key: rsa.RSAPublicKey) -> str:
-    """OCI API-key fingerprint: MD5 of the DER SubjectPublicKeyInfo, colon-separated hex."""
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    digest = hashlib.md5(der, usedforsecurity=False).hexdigest()
-    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
-
-
-def _write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write data to path through a temp file + rename, with the given mode."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _ensure_private_key(path: Path, label: bytes = b"") -> rsa.RSAPrivateKey:
-    """Load the RSA key at path, creating it (mode 0600) when absent; `label` follows the PEM."""
-    if path.exists():
-        key = _load_private_key(path)
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)
-        return key
-    key = _generate_key()
-    _write_atomic(path, _private_pem(key) + label)
-    logger.info("Created RSA key %s", path)
-    return key
-
-
-@contextmanager
-def _locked(lock_file: Path) -> Iterator[None]:
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def _render_config(identity: LocalIdentity) -> str:
-    return (
-        "[DEFAULT]\n"
-        f"user={identity.user_id}\n"
-        f"fingerprint={identity.fingerprint}\n"
-        f"tenancy={identity.tenancy_id}\n"
-        f"region={identity.region}\n"
-        f"key_file={identity.key_file}\n"
-    )
-
-
-def _read_ids(path: Path) -> dict[str, str] | None:
-    if not path.exists():
-        return None
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path} is not a JSON object")
-    ids = {k: raw.get(k) for k in ("tenancy_id", "user_id", "region")}
-    for name, expected in (("tenancy_id", "tenancy"), ("user_id", "user")):
-        value = ids[name]
-        match = _OCID_RE.fullmatch(value) if isinstance(value, str) else None
-        if match is None or match["kind"] != expected:
-            raise ValueError(f"{path}: {name} is not a {expected} OCID")
-    if not isinstance(ids["region"], str) or not ids["region"]:
-        raise ValueError(f"{path}: region is missing")
-    return {k: str(v) for k, v in ids.items()}
-
-
-def ensure_identity(data_dir: Path) -> LocalIdentity:
-    """Create the service identity on first use; later calls load what is there.
-
-    Writes data_dir/oci/{config, oci_api_key.pem, rpst_signing_key.pem, identity.json}.
-    """
-    data_dir = Path(data_dir).expanduser().resolve()
-    oci_dir = data_dir / "oci"
-    oci_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    ids_file = oci_dir / "identity.json"
-    with _locked(oci_dir / ".identity.lock"):
-        ids = _read_ids(ids_file)
-        if ids is None:
-            ids = {
-                "tenancy_id": _new_ocid("tenancy"),
-                "user_id": _new_ocid("user"),
-                "region": DEFAULT_REGION,
-            }
-            logger.info("Creating local OCI identity in %s", oci_dir)
-        key_file = oci_dir / "oci_api_key.pem"
-        # The label line marks an OCI API key file (the oci CLI warns without it).
-        api_key = _ensure_private_key(key_file, label=b"OCI_API_KEY\n")
-        _ensure_private_key(oci_dir / "rpst_signing_key.pem")
-        identity = LocalIdentity(
-            data_dir=data_dir,
-            tenancy_id=ids["tenancy_id"],
-            user_id=ids["user_id"],
-            fingerprint=key_fingerprint(api_key.public_key()),
-            region=ids["region"],
-            config_file=oci_dir / "config",
-            key_file=key_file,
-        )
-        record = json.dumps({**ids, "fingerprint": identity.fingerprint}, indent=2) + "\n"
-        for path, text in ((ids_file, record), (identity.config_file, _render_config(identity))):
-            current = path.read_text(encoding="utf-8") if path.exists() else None
-            if current != text:
-                _write_atomic(path, text.encode("utf-8"))
-    return identity
-
-
-# --------------------------------------------------------------------------- resource principal
-
-
-def _b64url_uint(value: int) -> str:
-    raw = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _b64url_to_int(text: str) -> int:
-    padded = text + "=" * (-len(text) % 4)
-    return int.from_bytes(base64.urlsafe_b64decode(padded.encode("ascii")), "big")
-
-
-def _public_jwk(public_key: rsa.RSAPublicKey) -> dict[str, str]:
-    numbers = public_key.public_numbers()
-    der = public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    kid = base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode("ascii")
-    return {
-        "kid": kid,
-        "n": _b64url_uint(numbers.n),
-        "e": _b64url_uint(numbers.e),
-        "kty": "RSA",
-        "alg": "RS256",
-        "use": "sig",
-    }
-
-
-def issue_resource_principal(
-    identity: LocalIdentity,
-    target_dir: Path,
-    *,
-    resource_id: str,
-    resource_type: str,
-    compartment_id: str,
-    ttl_seconds: int = 24 * 3600,
-) -> dict[str, str]:
-    """Write a session key + RPST into target_dir; return the OCI_RESOURCE_PRINCIPAL_* env vars."""
-    if ttl_seconds <= 0:
-        raise ValueError("ttl_seconds must be positive")
-    target_dir = Path(target_dir).expanduser().resolve()
-    target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    signing_key = _load_private_key(identity.rpst_signing_key_file)
-    session_key = _generate_key()
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": RPST_ISSUER,
-        "aud": RPST_AUDIENCE,
-        "sub": resource_id,
-        "iat": now,
-        "exp": now + ttl_seconds,
-        "sess_exp": now + ttl_seconds,
-        "jti": str(uuid.uuid4()),
-        "ttype": "res",
-        "ptype": "resource",
-        "opc-certtype": "resource",
-        "res_type": resource_type,
-        "res_id": resource_id,
-        "res_compartment": compartment_id,
-        "res_tenant": identity.tenancy_id,
-        "tenant": identity.tenancy_id,
-        "opc-tenant": identity.tenancy_id,
-        # OCI carries the session public key as a JSON string claim.
-        "jwk": json.dumps(_public_jwk(session_key.public_key()), separators=(",", ":")),
-    }
-    token = jwt.encode(
-        claims,
-        signing_key,
-        algorithm="RS256",
-        headers={"kid": _public_jwk(signing_key.public_key())["kid"]},
-    )
-    key_path = target_dir / "rp_session_key.pem"
-    token_path = target_dir / "rpst"
-    _write_atomic(key_path, _private_pem(session_key))
-    _write_atomic(token_path, token.encode("ascii"))
-    logger.info("Issued resource principal session for %s (%s)", resource_id, resource_type)
-    return {
-        "OCI_RESOURCE_PRINCIPAL_VERSION": "2.2",
-        "OCI_RESOURCE_PRINCIPAL_RPST": str(token_path),
-        "OCI_RESOURCE_PRINCIPAL_PRIVATE_PEM": str(key_path),
-        "OCI_RESOURCE_PRINCIPAL_REGION": identity.region,
-    }
-
-
-# --------------------------------------------------------------------------- verification
 
 
 @dataclass(frozen=True)
@@ -392,30 +126,11 @@ class SignatureVerifier:
     def __init__(self, identity: LocalIdentity) -> None:
         self._identity = identity
         self._api_key_id = identity.api_key_id
-        self._api_public_key = _load_private_key(identity.key_file).public_key()
-        self._rpst_public_key = _load_private_key(identity.rpst_signing_key_file).public_key()
+        self._api_public_key = load_private_key(identity.key_file).public_key()
+        self._rpst_public_key = load_private_key(identity.rpst_signing_key_file).public_key()
         self._user = Principal(kind="user", id=identity.user_id, tenancy_id=identity.tenancy_id)
         self._sessions: dict[str, _Session] = {}
         self._sessions_lock = threading.Lock()
-
-    def verify(
-        self,
-        method: str,
-        path_with_query: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        host: str | None = None,
-    ) -> Principal:
-        """Verify a request as OCI does; return its principal or raise NotAuthenticatedError.
-
-        path_with_query is the request target as sent (raw, still percent-encoded); host, when
-        given, replaces the Host header's value in the signing string.
-        """
-        params, lines, rules = self._signing_string(
-            method, path_with_query, headers, has_body=bool(body), host=host
-        )
-        rules.check(len(body), hashlib.sha256(body).digest())
-        return self._check_signature(params, lines)
 
     def verify_headers(
         self,
@@ -596,7 +311,7 @@ class SignatureVerifier:
             if not isinstance(jwk, dict) or jwk.get("kty") != "RSA":
                 raise ValueError("jwk is not an RSA key")
             public_key = rsa.RSAPublicNumbers(
-                _b64url_to_int(str(jwk["e"])), _b64url_to_int(str(jwk["n"]))
+                b64url_to_int(str(jwk["e"])), b64url_to_int(str(jwk["n"]))
             ).public_key()
         except (KeyError, TypeError, ValueError, binascii.Error):
             raise NotAuthenticatedError(

@@ -1,6 +1,6 @@
 """The Data Science operations of the local service: projects, jobs, artifacts, job runs.
 
-HTTP-free: `app.py` turns requests into calls here and results into responses. Creates
+HTTP-free: `responses.py` turns requests into calls here and results into responses. Creates
 honour `opc-retry-token` (same token and body within 24 h: the first result; a different
 body: 409 InvalidatedRetryToken), checked and recorded in the same transaction as the
 create itself.
@@ -48,6 +48,7 @@ from notebook_launcher.localservice.ids import (
     now_text,
     utc_now,
 )
+from notebook_launcher.localservice.layout import artifact_file
 from notebook_launcher.localservice.store import (
     JOB_RUNS,
     JOBS,
@@ -421,7 +422,7 @@ class DataScience:
     # ----------------------------------------------------------------- artifacts
 
     def artifact_path(self, job_id: str) -> Path:
-        return self._artifacts_dir / f"{job_id}.bin"
+        return artifact_file(self._artifacts_dir, job_id)
 
     def create_job_artifact(
         self,
