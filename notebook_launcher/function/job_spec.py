@@ -13,11 +13,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from notebook_launcher.function.report_artifact import CODE_DIGEST as REPORT_WRITER_DIGEST
 from notebook_launcher.function.request import PARAMETERS_ENV, LaunchRequest, encode_parameters
 from notebook_launcher.function.settings import Settings
 
 # Bump when the artifact layout or the injected cell changes: old jobs are then not reused.
-SPEC_VERSION = "1"
+# 2: the artifact runs the run-report writer (its code digest enters the job digest too).
+SPEC_VERSION = "2"
 DIGEST_TAG = "notebook-launcher-digest"
 LAUNCHER_TAG = "notebook-launcher"
 RUN_OUTPUT_SUFFIX = "${JOB_RUN_OCID}"
@@ -46,7 +48,9 @@ class JobSpec:
     def digest(self) -> str:
         """A stable hex digest of the notebook bytes and every job-level setting."""
         canonical = json.dumps(
-            {"version": SPEC_VERSION, **asdict(self)}, sort_keys=True, separators=(",", ":")
+            {"version": SPEC_VERSION, "reportWriter": REPORT_WRITER_DIGEST, **asdict(self)},
+            sort_keys=True,
+            separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -1,0 +1,48 @@
+"""The run-report writer in the job artifact: what is added to ADS's zip, and its digest.
+
+ADS builds the artifact (its `driver_notebook.py`, `driver_utils.py`, `code/<notebook>`);
+this module adds `notebook_launcher_run.py` (the source of
+`notebook_launcher.artifact.run_report_writer`, verbatim) and its settings file, and points
+the job's `JOB_RUN_ENTRYPOINT` at it, so every run, on OCI or on the local service, runs
+ADS's driver and then writes its report with the same code. `CODE_DIGEST` enters the job
+digest: a change to the writer or its settings makes new jobs (one re-creation per notebook)
+instead of reusing jobs whose artifact lacks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from notebook_launcher.artifact import run_report_writer as writer
+from notebook_launcher.function.parameters import SECRET_NAME_RE
+
+ENTRYPOINT_ENV = writer.ENTRYPOINT_ENV
+WRITER_SOURCE = Path(writer.__file__).read_bytes()
+WRITER_CONFIG = json.dumps(
+    {"schemaVersion": writer.REPORT_SCHEMA_VERSION, "secretNamePattern": SECRET_NAME_RE.pattern},
+    sort_keys=True,
+).encode()
+CODE_DIGEST = hashlib.sha256(WRITER_SOURCE + b"\0" + WRITER_CONFIG).hexdigest()
+
+
+def with_report_writer(artifact: bytes, details: Any) -> bytes:
+    """ADS's artifact zip plus the report writer; details (CreateJobDetails) is changed in
+    place to start the writer instead of ADS's driver (which the writer runs)."""
+    source = zipfile.ZipFile(io.BytesIO(artifact))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if info.filename not in (writer.ENTRYPOINT_FILE, writer.CONFIG_FILE):
+                target.writestr(info, source.read(info))
+        target.writestr(writer.ENTRYPOINT_FILE, WRITER_SOURCE)
+        target.writestr(writer.CONFIG_FILE, WRITER_CONFIG)
+    configuration = details.job_configuration_details
+    variables = dict(configuration.environment_variables or {})
+    variables[ENTRYPOINT_ENV] = writer.ENTRYPOINT_FILE
+    configuration.environment_variables = variables
+    return out.getvalue()
