@@ -27,6 +27,7 @@ WRITER_CONFIG = json.dumps(
     {"schemaVersion": writer.REPORT_SCHEMA_VERSION, "secretNamePattern": SECRET_NAME_RE.pattern},
     sort_keys=True,
 ).encode()
+WRITER_CONFIG_PATTERN = SECRET_NAME_RE.pattern
 CODE_DIGEST = hashlib.sha256(WRITER_SOURCE + b"\0" + WRITER_CONFIG).hexdigest()
 
 

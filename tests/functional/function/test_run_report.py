@@ -196,3 +196,29 @@ def test_a_run_canceled_midway_answers_without_a_report_and_says_why(
     served = status(fn, answer["id"])
     assert served["lifecycleState"] == "CANCELED"
     assert "canceled" in served["reportUnavailable"] and "outputs" not in served
+
+
+def test_a_job_whose_artifact_has_no_writer_answers_why(fn: FunctionUnderTest) -> None:
+    """A job made before run reports (ADS's own artifact, ADS's driver as entrypoint)."""
+    import oci
+
+    from notebook_launcher.function import ads_job
+    from notebook_launcher.function.job_spec import resolve_job
+    from notebook_launcher.function.request import parse_request
+    from notebook_launcher.function.settings import Settings
+
+    settings = Settings.from_config(fn.config)
+    request = parse_request(json.dumps({"noteBook": notebook("hello.ipynb")}).encode(), settings)
+    content = Path(notebook("hello.ipynb")).read_bytes()
+    job_spec = resolve_job(request, settings, "hello.ipynb", content)
+    auth = {
+        "config": oci.config.from_file(fn.config["NL_OCI_CONFIG_FILE"]),
+        "client_kwargs": {"service_endpoint": fn.service.endpoint},
+    }
+    job = ads_job.build_job(job_spec, notebook("hello.ipynb"), auth).create()
+    answer = fn.launch({"jobId": job.id})
+    assert fn.wait(answer["id"]).lifecycle_state == "SUCCEEDED"
+    served = status(fn, answer["id"])
+    assert served["lifecycleState"] == "SUCCEEDED"
+    assert "made before run reports" in served["reportUnavailable"]
+    assert "outputs" not in served and "failure" not in served
