@@ -32,8 +32,11 @@ REPORT_READ_MIN_SECONDS = 2.0
 UNAVAILABLE = "reportUnavailable"
 
 
-class _Unavailable(Exception):
+class ReportUnavailable(ValueError):
     """Why there is no report to serve."""
+
+
+_Unavailable = ReportUnavailable
 
 
 def output_folder(job: Any, run_id: str) -> tuple[str, str, str]:
@@ -86,7 +89,9 @@ def _read(
     return bytes(content)
 
 
-def _parse(content: bytes, run_id: str) -> dict[str, Any]:
+def parse_report(content: bytes, run_id: str) -> dict[str, Any]:
+    """A report document read from the output folder, checked to be this run's (schema name,
+    known version, run id); ReportUnavailable says what is wrong."""
     try:
         report = json.loads(content)
     except ValueError:
@@ -143,24 +148,8 @@ def report_for_run(edge: OciEdge, run: Any, deadline: Deadline) -> dict[str, Any
             content = _read(edge, namespace, bucket, name, run.lifecycle_state, deadline)
         except LauncherError as exc:
             raise _Unavailable(f"the report could not be read ({exc.code})") from None
-        report = _parse(content, run.id)
+        report = parse_report(content, run.id)
     except _Unavailable as why:
         return {UNAVAILABLE: str(why)}
     folder = f"oci://{bucket}@{namespace}" + (f"/{prefix}" if prefix else "")
     return served_fields(report, folder)
-
-
-def read_report(edge: OciEdge, run: Any, deadline: Deadline) -> dict[str, Any]:
-    """The whole report document of an ended run (the CLI's `report`); raises LauncherError
-    subclasses for Data Science and Object Storage failures, ValueError saying why there is
-    none."""
-    try:
-        if run.lifecycle_state not in ENDED_STATES:
-            raise _Unavailable("the run has not ended")
-        ds = edge.datascience
-        job = edge.call("GetJob", ds, ds.get_job, deadline, job_id=run.job_id).data
-        namespace, bucket, prefix = output_folder(job, run.id)
-        name = f"{prefix}/{writer.REPORT_FILE}" if prefix else writer.REPORT_FILE
-        return _parse(_read(edge, namespace, bucket, name, run.lifecycle_state, deadline), run.id)
-    except _Unavailable as why:
-        raise ValueError(str(why)) from None
