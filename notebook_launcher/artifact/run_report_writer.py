@@ -462,7 +462,6 @@ def write_report(
 def main() -> None:
     """Run ADS's notebook driver, then write the report; end as the driver ended."""
     started = _now()
-    begin = time.monotonic()
     here = Path(__file__).resolve().parent
     driver = importlib.import_module("driver_notebook")
     error: BaseException | None = None
@@ -470,11 +469,11 @@ def main() -> None:
         driver.main()
     except Exception as exc:  # noqa: BLE001 - re-raised below, after the report
         error = exc
+    begin = time.monotonic()
     try:
         write_report(driver, started, error, here)
         print(
-            f"notebook-launcher: run report written in {time.monotonic() - begin:.1f} s "
-            "(run included)",
+            f"notebook-launcher: run report written in {time.monotonic() - begin:.2f} s",
             file=sys.stderr,
         )
     except Exception as exc:  # noqa: BLE001 - a report failure never changes the run's end
