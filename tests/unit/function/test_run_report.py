@@ -265,3 +265,12 @@ def test_output_folder_expands_the_run_and_refuses_jobs_without_the_writer() -> 
         output_folder(_job({"JOB_RUN_ENTRYPOINT": "driver_notebook.py"}), "r1")
     with pytest.raises(_Unavailable, match="no oci:// output folder"):
         output_folder(_job({"JOB_RUN_ENTRYPOINT": writer.ENTRYPOINT_FILE}), "r1")
+
+
+def test_a_page_that_cannot_be_rendered_is_skipped_with_a_note() -> None:
+    broken = nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "metadata": {}})  # no cells
+    html, note = writer.render_html(broken)
+    assert html is None and note is not None and note.startswith("the HTML page was not rendered")
+    report = build("records_outputs.ipynb", "SUCCEEDED", html_name=None, html_note=note)
+    assert report["html"] is None and report["htmlNote"] == note
+    assert served_fields(report, "oci://out@ns/r")["htmlUri"] is None
