@@ -21,6 +21,7 @@ _COMMANDS: dict[str, str] = {
     "cancel": "notebook_launcher.console.runs:cancel",
     "logs": "notebook_launcher.console.runs:logs",
     "runs": "notebook_launcher.console.runs:runs",
+    "report": "notebook_launcher.console.run_report_view:report",
     "demo": "notebook_launcher.console.demo:demo",
     "di-task": "notebook_launcher.operator.cli:di_task",
 }

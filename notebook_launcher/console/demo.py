@@ -2,8 +2,9 @@
 
 It starts the local service, invokes the function's core with `examples/launch.json` (its
 noteBook path is relative to the repository root), follows the run with the same display as
-`wait`, prints the final state and where the executed notebook and outputs are on disk, and
-exits 0 only if the run SUCCEEDED. The service it started is stopped on every way out:
+`wait`, prints the final state, where the executed notebook and outputs are on disk, and the
+run report (the notebook's outputs and the HTML page's path), and exits 0 only if the run
+SUCCEEDED. The service it started is stopped on every way out:
 success, failure, Ctrl-C, or SIGTERM (e.g. a CI job being cancelled).
 
 The service's data dir is `.local-ds/demo`, not a temporary folder, so that the executed
@@ -28,6 +29,7 @@ from notebook_launcher.console.follow import follow_run, make_display, print_out
 from notebook_launcher.console.function_call import LocalFunction
 from notebook_launcher.console.output import configure_logging, make_console, say
 from notebook_launcher.console.request_body import RequestFlags, build_request, load_request
+from notebook_launcher.console.run_report_view import show_report_after_wait
 from notebook_launcher.console.target import LocalTarget
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -120,7 +122,9 @@ def demo(data_dir: Path, request_path: Path, timeout: float, interval: float) ->
                     interval=interval,
                     timeout=timeout,
                 )
-                print_outcome(results, target, run, run_output(target, run))
+                output = run_output(target, run)
+                print_outcome(results, target, run, output)
+                show_report_after_wait(results, target, run, output)
             finally:
                 say(progress, "stopping the local service …")
                 service.stop()

@@ -83,8 +83,11 @@ def wait(run_id: str, timeout: float | None, interval: float, target: TargetOpti
     """Follow a run to its end (state, elapsed time, the tail of its log).
 
     Exits 0 only when it SUCCEEDED; 1 when it ended FAILED, CANCELED, NEEDS_ATTENTION or
-    DELETED; 4 on --timeout. Then prints the final state and where its output is.
+    DELETED; 4 on --timeout. Then prints the final state, where its output is, and its
+    report: the failing cell and its error, or the outputs, and where the HTML page is.
     """
+    from notebook_launcher.console.run_report_view import show_report_after_wait
+
     resolved = resolve_target(target)
     progress = make_console(stderr=True)
     try:
@@ -93,7 +96,10 @@ def wait(run_id: str, timeout: float | None, interval: float, target: TargetOpti
         )
     except KeyboardInterrupt:
         raise _stopped(run_id) from None
-    print_outcome(make_console(stderr=False), resolved, run, run_output(resolved, run))
+    output = run_output(resolved, run)
+    console = make_console(stderr=False)
+    print_outcome(console, resolved, run, output)
+    show_report_after_wait(console, resolved, run, output)
     if run.lifecycle_state != "SUCCEEDED":
         raise click.exceptions.Exit(ExitCode.FAILED)
 

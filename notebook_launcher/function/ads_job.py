@@ -18,6 +18,7 @@ from typing import Any
 
 from notebook_launcher.function.job_spec import DIGEST_TAG, LAUNCHER_TAG, JobSpec
 from notebook_launcher.function.oci_names import OCI_URI_RE
+from notebook_launcher.function.report_artifact import with_report_writer
 
 
 def build_job(spec: JobSpec, notebook_path: str, auth: Mapping[str, Any] | None = None) -> Any:
@@ -86,7 +87,8 @@ def creation_payload(job: Any) -> CreationPayload:
     details = dsc_job.to_oci_model(oci.data_science.models.CreateJobDetails)
     with dsc_job.artifact as artifact:
         path = Path(artifact.path)
-        return CreationPayload(details=details, artifact=path.read_bytes(), artifact_name=path.name)
+        zipped = with_report_writer(path.read_bytes(), details)
+        return CreationPayload(details=details, artifact=zipped, artifact_name=path.name)
 
 
 def write_notebook(directory: str, file_name: str, content: bytes) -> str:

@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from notebook_launcher.function.report_artifact import CODE_DIGEST as REPORT_WRITER_DIGEST
 from notebook_launcher.function.request import (
     PARAMETERS_ENV,
     RUN_TAG,
@@ -22,6 +23,8 @@ from notebook_launcher.function.request import (
 from notebook_launcher.function.settings import Settings
 
 # Bump when the artifact layout or the injected cell changes: old jobs are then not reused.
+# 2: the injected cell redacts by name at any depth, and the artifact runs the run-report
+#    writer (its code digest enters the job digest too).
 SPEC_VERSION = "2"
 DIGEST_TAG = "notebook-launcher-digest"
 LAUNCHER_TAG = RUN_TAG
@@ -51,7 +54,9 @@ class JobSpec:
     def digest(self) -> str:
         """A stable hex digest of the notebook bytes and every job-level setting."""
         canonical = json.dumps(
-            {"version": SPEC_VERSION, **asdict(self)}, sort_keys=True, separators=(",", ":")
+            {"version": SPEC_VERSION, "reportWriter": REPORT_WRITER_DIGEST, **asdict(self)},
+            sort_keys=True,
+            separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -47,6 +47,7 @@ from notebook_launcher.function.notebook_fetch import fetch_notebook, validate_n
 from notebook_launcher.function.oci_edge import OciEdge
 from notebook_launcher.function.parameters import prepare_notebook
 from notebook_launcher.function.request import LaunchRequest
+from notebook_launcher.function.run_report import report_for_run
 from notebook_launcher.function.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,8 @@ class Launcher:
         if request.action == "status":
             assert request.id
             run = self._get_run(request.id, deadline)
-            return Outcome(body=run_brief(run), job_id=run.job_id, run_id=run.id)
+            body = {**run_brief(run), **report_for_run(self.edge, run, deadline)}
+            return Outcome(body=body, job_id=run.job_id, run_id=run.id)
         if request.action == "cancel":
             assert request.id
             return self._cancel(request.id, deadline)

@@ -136,6 +136,14 @@ def policies(
 )
 @click.option("--name", default="Launch notebook", show_default=True)
 @click.option("--identifier", default="LAUNCH_NOTEBOOK", show_default=True)
+@click.option(
+    "--poll",
+    type=click.Choice(["jobrun", "function"]),
+    default="jobrun",
+    show_default=True,
+    help="Poll GetJobRun (documented features only), or the function's status action, whose "
+    "last answer carries the run report's outputs and failure (see dataintegration/README.md).",
+)
 def di_task(
     function_id: str,
     invoke_endpoint: str,
@@ -148,6 +156,7 @@ def di_task(
     default_request: TextIO | None,
     name: str,
     identifier: str,
+    poll: str,
 ) -> None:
     """Print the Data Integration REST task (CreateTaskDetails JSON) for this deployment."""
     request: dict[str, object] = {}
@@ -173,7 +182,12 @@ def di_task(
             identifier=identifier,
             default_request=request,
         )
-        task = dataintegration.render_task(settings)
+        if poll == "function":
+            from notebook_launcher.operator.dataintegration_status import render_status_task
+
+            task = render_status_task(settings)
+        else:
+            task = dataintegration.render_task(settings)
     except dataintegration.DataIntegrationError as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(json.dumps(task, indent=2))

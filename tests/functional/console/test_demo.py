@@ -59,6 +59,13 @@ def test_demo_runs_the_example_to_succeeded_and_points_at_the_output(tmp_path: P
     summary = json.loads((on_disk / "summary.json").read_text())
     assert summary == {"region": "apac", "months": 6, "total": summary["total"]}
     assert Path(rows["notebook file"]) == on_disk / "sales-report.ipynb"
+    # It ends with the run report: the notebook's outputs, typed, and the HTML page's path.
+    outputs = [line[14:] for line in lines if line[:14].strip() == "output"]
+    assert outputs == [
+        f"total = {summary['total']}",
+        f"summary = {json.dumps(summary, sort_keys=True)}",
+    ]
+    assert Path(rows["html"]) == on_disk / "sales-report.html" and Path(rows["html"]).is_file()
     assert "the function answered 200" in done.stderr
     assert "stopping the local service" in done.stderr
     assert not (data_dir / "service.json").exists()  # the service it started has stopped

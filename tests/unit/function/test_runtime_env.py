@@ -149,11 +149,15 @@ def mpl_probe(tmp_path: Path, home: str) -> dict[str, str]:
 def test_matplotlib_keeps_one_cache_in_tmp_when_home_is_not_writable(tmp_path: Path) -> None:
     (tmp_path / "tmp").mkdir()
     expected = str(tmp_path / "tmp" / "notebook-launcher-matplotlib")
-    first = mpl_probe(tmp_path, "/nonexistent-home")
+    # A HOME that does not exist (the tests run as root, for whom every folder is writable):
+    # inside tmp_path, so a failing run cannot leave a folder behind for the next one.
+    missing_home = str(tmp_path / "missing-home")
+    first = mpl_probe(tmp_path, missing_home)
     assert first == {"MPLCONFIGDIR": expected, "cachedir": expected, "configdir": expected}
     assert list(Path(expected).glob("fontlist-*.json")), "no font cache was written"
     # the next cold start on the same /tmp finds it: the same folder, not a fresh temp dir
-    assert mpl_probe(tmp_path, "/nonexistent-home") == first
+    assert mpl_probe(tmp_path, missing_home) == first
+    assert not Path(missing_home).exists()
 
 
 def test_a_writable_home_is_left_to_matplotlib(tmp_path: Path) -> None:

@@ -187,8 +187,11 @@ def test_function_gets_exactly_what_it_needs() -> None:
     } == {"DATA_SCIENCE_JOB_CREATE", "DATA_SCIENCE_JOB_DELETE"}
     assert manage["data-science-job-runs"]["request.permission"] == "DATA_SCIENCE_JOB_RUN_CREATE"
     assert manage["log-groups"]["target.loggroup.id"] == LOG_GROUP_ID
-    [objects] = [s for s in statements if s["resources"]["values"] == ["objects"]]
+    [objects, reports] = [s for s in statements if s["resources"]["values"] == ["objects"]]
     assert _conditions(objects)["target.bucket.name"] == "nb-source"
+    # The status action reads run reports: GetObject (OBJECT_READ) on the output bucket only.
+    assert _conditions(reports)["target.bucket.name"] == "nb-output"
+    assert _conditions(reports)["request.permission"] == "OBJECT_READ"
 
 
 def test_workspace_may_invoke_only_this_function_and_follow_runs() -> None:
