@@ -60,7 +60,7 @@ from notebook_launcher.localservice.identity import (
     SignatureVerifier,
     is_raw_body_upload,
 )
-from notebook_launcher.localservice.objectstorage import ObjectInfo, ObjectStore
+from notebook_launcher.localservice.objectstorage import LIST_FIELDS, ObjectInfo, ObjectStore
 from notebook_launcher.localservice.store import Record
 
 logger = logging.getLogger(__name__)
@@ -539,6 +539,27 @@ def create_app(components: ServiceComponents) -> Starlette:
         info, headers = object_headers(request)
         return FileResponse(info.path, headers=headers, media_type="application/octet-stream")
 
+    @operation("ListObjects")
+    async def list_objects(request: Request) -> Response:
+        params = request.query_params
+        limit = validation.small_integer(params.get("limit", "1000"))
+        if limit is None:
+            raise InvalidParameterError("limit must be an integer from 1 to 1000.")
+        fields = tuple(f.strip() for f in params.get("fields", "name").split(",") if f.strip())
+        by_lower = {f.lower(): f for f in LIST_FIELDS}  # OCI: case-insensitive field names
+        answer = components.objects.list(
+            request.path_params["namespaceName"],
+            request.path_params["bucketName"],
+            prefix=params.get("prefix", ""),
+            start=params.get("start"),
+            end=params.get("end"),
+            start_after=params.get("startAfter"),
+            limit=limit,
+            delimiter=params.get("delimiter"),
+            fields=tuple(by_lower.get(f.lower(), f) for f in fields) or ("name",),
+        )
+        return JSONResponse(answer)
+
     # ------------------------------------------------------------- local helpers
 
     async def run_logs(request: Request) -> Response:
@@ -624,6 +645,7 @@ def create_app(components: ServiceComponents) -> Starlette:
         Route(object_route, put_object, methods=["PUT"]),
         Route(object_route, head_object, methods=["HEAD"]),
         Route(object_route, get_object, methods=["GET"]),
+        Route("/n/{namespaceName}/b/{bucketName}/o", list_objects, methods=["GET"]),
         Route("/_local/jobRuns/{jobRunId}/logs", run_logs, methods=["GET"]),
         Route("/_local/stats", get_stats, methods=["GET"]),
         Route("/_local/stats/reset", reset_stats, methods=["POST"]),
