@@ -87,8 +87,6 @@ def test_list_objects_answers_at_o_without_a_redirect(local_service: EmbeddedSer
     client = local_service.object_storage_client()
     client.put_object(local_service.namespace, "bucket-noredirect", "one", b"1")
     url = f"{local_service.endpoint}/n/{local_service.namespace}/b/bucket-noredirect/o"
-    response = requests.get(
-        url, auth=client.base_client.signer, allow_redirects=False, timeout=10
-    )
+    response = requests.get(url, auth=client.base_client.signer, allow_redirects=False, timeout=10)
     assert response.status_code == 200, response.text
     assert response.json() == {"objects": [{"name": "one"}]}
