@@ -71,12 +71,13 @@ class ArtifactContent:
         """For dry runs: the files that would ship and their total size."""
         if self.source is None:
             return None
-        files = [{"path": path, "bytes": len(content)} for path, content in self.files()]
+        shipped = self.files()
+        files = [{"path": path, "bytes": len(content)} for path, content in shipped]
         return {
             "location": self.source.location,
             "folder": self.source.name,
             "notebook": self.source.notebook,
             "fileCount": len(files),
-            "totalBytes": sum(int(f["bytes"]) for f in files),
+            "totalBytes": sum(len(content) for _, content in shipped),
             "files": files,
         }

@@ -155,7 +155,8 @@ def test_changing_a_module_makes_a_new_job_and_a_parameter_does_not(
 def test_zip_and_tar_gz_on_object_storage_run(fn: FunctionUnderTest) -> None:
     bucket = Bucket(fn)
     folder = f"archives/{unique()}/"
-    for name, data in (("sales.zip", as_zip(source_files())), ("sales.tar.gz", as_tar_gz(source_files()))):  # fmt: skip
+    archives = {"sales.zip": as_zip(source_files()), "sales.tar.gz": as_tar_gz(source_files())}
+    for name, data in archives.items():
         location = bucket.put(folder, {name: data}) + name
         answer = fn.launch(
             {
