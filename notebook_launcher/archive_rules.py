@@ -20,10 +20,12 @@ _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 def member_problem(name: str) -> str | None:
     """Why the archive member `name` may not be unpacked under a folder, or None.
 
-    A trailing `/` (a folder entry) is allowed; `./` segments are not (they are not needed,
-    and a name has one spelling, so the digest of a folder has one value).
+    A trailing `/` (a folder entry) and a leading `./` are allowed; `.` segments elsewhere
+    are not (a name has one spelling, so the digest of a folder has one value).
     """
-    if not name or name in ("/", "./"):
+    while name.startswith("./"):  # as `tar -C folder .` writes names: harmless
+        name = name[2:]
+    if not name:
         return "an empty path"
     if name.startswith(("/", "\\")) or _DRIVE_RE.match(name):
         return "an absolute path"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.functional.function.conftest import FunctionUnderTest
+from tests.functional.function.conftest import EXAMPLES, FunctionUnderTest
 
 
 def _notebook() -> bytes:
@@ -308,3 +308,15 @@ def test_an_unsafe_archive_is_refused(
     bucket = Bucket(fn)
     location = bucket.put(f"unsafe/{unique()}/", {name: data}) + name
     assert expected in refused(fn, {"noteBook": location})
+
+
+def test_example_folder_request_runs(
+    fn: FunctionUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(EXAMPLES.parent)
+    body: dict[str, Any] = json.loads((EXAMPLES / "launch-folder.json").read_text())
+    body["jobName"] = f"example-{unique()}"
+    answer = fn.launch(body)
+    assert fn.wait(answer["id"]).lifecycle_state == "SUCCEEDED"
+    rates = json.loads(fn.output_file(answer["outputUri"], "rates.json").read_text())
+    assert rates == {"region": "apac", "units": 40, "total": 60.0}

@@ -447,3 +447,15 @@ def test_cli_is_registered_in_the_main_group() -> None:
 
     result = CliRunner().invoke(main, ["policies", "--compartment", "c", "--section", "subnet"])
     assert result.exit_code == 0, result.output
+
+
+def test_function_reads_and_lists_only_the_notebook_bucket() -> None:
+    """GetObject (OBJECT_READ) for notebooks and archives, ListObjects (OBJECT_INSPECT) for
+    folder notebooks: exactly those, in the notebook bucket only."""
+    sections = _by_name(p.render(VALUES))
+    objects = [s.text for s in sections["function"].statements if "to read objects" in s.text]
+    assert len(objects) == 1, objects
+    text = objects[0]
+    assert f"target.bucket.name='{VALUES['notebook_bucket']}'" in text
+    assert "any {request.permission='OBJECT_INSPECT', request.permission='OBJECT_READ'}" in text
+    assert [s.text for s in sections["function"].statements if " objects " in s.text] == objects
