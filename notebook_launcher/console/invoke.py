@@ -145,3 +145,11 @@ def dry_run(
     if run.get("environmentVariableNames"):
         names = ", ".join(run["environmentVariableNames"])
         note(f"each run would set the environment variables {names}")
+    if source := answer.body.get("source"):
+        # A folder or archive noteBook: what would ship with the notebook.
+        note(
+            f"{source['fileCount']} files would ship, {source['totalBytes']} bytes in all "
+            f"(the notebook: {source['notebook']}):"
+        )
+        for shipped in source["files"]:
+            note(f"  {shipped['path']}  {shipped['bytes']} bytes")

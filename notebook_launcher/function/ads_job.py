@@ -21,8 +21,15 @@ from notebook_launcher.function.oci_names import OCI_URI_RE
 from notebook_launcher.function.report_artifact import with_report_writer
 
 
-def build_job(spec: JobSpec, notebook_path: str, auth: Mapping[str, Any] | None = None) -> Any:
-    """The ADS Job for spec, its notebook at notebook_path. Touches no network."""
+def build_job(
+    spec: JobSpec,
+    notebook_path: str,
+    auth: Mapping[str, Any] | None = None,
+    source_notebook: str | None = None,
+) -> Any:
+    """The ADS Job for spec, its notebook at notebook_path; with source_notebook,
+    notebook_path is a source folder holding that notebook (ADS's `with_source`). Touches
+    no network."""
     from ads.jobs import DataScienceJob, Job, NotebookRuntime
 
     infrastructure = (
@@ -42,11 +49,13 @@ def build_job(spec: JobSpec, notebook_path: str, auth: Mapping[str, Any] | None 
     if spec.subnet_id:
         infrastructure = infrastructure.with_subnet_id(spec.subnet_id)
 
-    runtime = (
-        NotebookRuntime()
-        .with_notebook(notebook_path, encoding="utf-8")
-        .with_output(spec.output_uri)
-        .with_freeform_tag(**{DIGEST_TAG: spec.digest(), LAUNCHER_TAG: "job"})
+    runtime = NotebookRuntime()
+    if source_notebook is None:
+        runtime = runtime.with_notebook(notebook_path, encoding="utf-8")
+    else:
+        runtime = runtime.with_source(notebook_path, notebook=source_notebook, encoding="utf-8")
+    runtime = runtime.with_output(spec.output_uri).with_freeform_tag(
+        **{DIGEST_TAG: spec.digest(), LAUNCHER_TAG: "job"}
     )
     conda = spec.conda_env
     if OCI_URI_RE.fullmatch(conda):

@@ -105,8 +105,14 @@ def shared_token(purpose: str, digest: str, *parts: str) -> str:
 
 
 def resolve_job(
-    request: LaunchRequest, settings: Settings, notebook_file_name: str, prepared: bytes
+    request: LaunchRequest,
+    settings: Settings,
+    notebook_file_name: str,
+    prepared: bytes,
+    content_digest: str | None = None,
 ) -> JobSpec:
+    """The job part of request; content_digest (a folder's, see artifact_content) stands for
+    the notebook's own digest when the notebook ships with its files."""
     shape = request.shape or settings.shape
     flex = shape.endswith(".Flex")
     output_folder = (request.outputFolder or settings.output_folder or "").rstrip("/")
@@ -128,7 +134,7 @@ def resolve_job(
         conda_env=request.condaEnv or settings.conda_env,
         exclude_tags=tuple(request.excludeTags or ()),
         notebook_file_name=notebook_file_name,
-        notebook_sha256=hashlib.sha256(prepared).hexdigest(),
+        notebook_sha256=content_digest or hashlib.sha256(prepared).hexdigest(),
     )
 
 

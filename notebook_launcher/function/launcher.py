@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from notebook_launcher.function.artifact_content import ArtifactContent
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import (
     ConflictError,
@@ -44,6 +45,7 @@ from notebook_launcher.function.job_spec import (
     shared_token,
 )
 from notebook_launcher.function.notebook_fetch import fetch_notebook, validate_notebook
+from notebook_launcher.function.notebook_source import fetch_source, is_source
 from notebook_launcher.function.oci_edge import OciEdge
 from notebook_launcher.function.parameters import prepare_notebook
 from notebook_launcher.function.request import LaunchRequest
@@ -179,24 +181,38 @@ class Launcher:
             return self._run(target, run_spec, output, True, deadline)
 
         assert request.noteBook
-        notebook = fetch_notebook(request.noteBook, self.settings, self.edge, deadline)
-        prepared = prepare_notebook(validate_notebook(notebook.content))
-        spec = resolve_job(request, self.settings, notebook.file_name, prepared)
+        content = self._fetch_content(request, deadline)
+        spec = resolve_job(
+            request, self.settings, content.notebook_file_name, content.prepared, content.digest()
+        )
         run_spec = resolve_run(request, self.settings, spec.job_name, idempotency_key, now)
         if request.dryRun:
-            return Outcome(body=self._dry_run(spec, prepared, run_spec))
+            return Outcome(body=self._dry_run(spec, content, run_spec))
 
         listed = self._jobs_with_digest(spec, deadline) if request.reuseJob else []
         active = [job for job in listed if job.lifecycle_state == "ACTIVE"]
         job_id = str(_oldest(active).id) if active else None
         reused = job_id is not None
         if job_id is None:
-            job_id = self._create_job(spec, prepared, idempotency_key, request.reuseJob, deadline)
+            job_id = self._create_job(spec, content, idempotency_key, request.reuseJob, deadline)
             self._delete_stale_half_made_jobs(listed, job_id, deadline)
         target = (job_id, spec.project_id, spec.compartment_id)
         return self._run(target, run_spec, spec.output_uri, reused, deadline)
 
     # -- steps ----------------------------------------------------------------------------
+
+    def _fetch_content(self, request: LaunchRequest, deadline: Deadline) -> ArtifactContent:
+        """The notebook (or the folder or archive with it), fetched, checked and prepared."""
+        assert request.noteBook
+        if is_source(request.noteBook, self.settings):
+            source = fetch_source(
+                request.noteBook, request.notebookPath, self.settings, self.edge, deadline
+            )
+            notebook = validate_notebook(source.content_of(source.notebook))
+            return ArtifactContent.of_source(source, prepare_notebook(notebook))
+        fetched = fetch_notebook(request.noteBook, self.settings, self.edge, deadline)
+        prepared = prepare_notebook(validate_notebook(fetched.content))
+        return ArtifactContent(fetched.file_name, prepared)
 
     def _existing_job(self, job_id: str, deadline: Deadline) -> Any:
         ds = self.edge.datascience
@@ -208,7 +224,12 @@ class Launcher:
         return job
 
     def _create_job(
-        self, spec: JobSpec, prepared: bytes, key: str | None, reuse: bool, deadline: Deadline
+        self,
+        spec: JobSpec,
+        content: ArtifactContent,
+        key: str | None,
+        reuse: bool,
+        deadline: Deadline,
     ) -> str:
         """CreateJob + CreateJobArtifact; the id of the ACTIVE job to run.
 
@@ -230,8 +251,9 @@ class Launcher:
         if self.settings.datascience_endpoint:
             auth["client_kwargs"] = {"service_endpoint": self.settings.datascience_endpoint}
         with tempfile.TemporaryDirectory(prefix="nl-job-") as folder:
-            path = ads_job.write_notebook(folder, spec.notebook_file_name, prepared)
-            payload = ads_job.creation_payload(ads_job.build_job(spec, path, auth))
+            path, inner = content.stage(tempfile.mkdtemp(prefix="nl-", dir=folder))
+            job = ads_job.build_job(spec, path, auth, source_notebook=inner)
+            payload = ads_job.creation_payload(job)
         artifact = deterministic_zip(payload.artifact)
         digest = spec.digest()
         ds = self.edge.datascience
@@ -429,20 +451,29 @@ class Launcher:
         }
         return Outcome(body=body, job_id=job_id, run_id=run.id, reused=reused)
 
-    def _dry_run(self, spec: JobSpec, prepared: bytes, run_spec: RunSpec) -> dict[str, Any]:
+    def _dry_run(
+        self, spec: JobSpec, content: ArtifactContent, run_spec: RunSpec
+    ) -> dict[str, Any]:
         from notebook_launcher.function import ads_job
 
         with tempfile.TemporaryDirectory(prefix="nl-dry-") as folder:
-            path = ads_job.write_notebook(folder, spec.notebook_file_name, prepared)
-            job = ads_job.build_job(spec, path)
+            path, inner = content.stage(tempfile.mkdtemp(prefix="nl-", dir=folder))
+            job = ads_job.build_job(spec, path, source_notebook=inner)
             definition = job.to_dict()
-        definition["spec"]["runtime"]["spec"]["notebookPathURI"] = spec.notebook_file_name
-        return {
+        runtime = definition["spec"]["runtime"]["spec"]
+        if content.source is None:
+            runtime["notebookPathURI"] = spec.notebook_file_name
+        else:
+            runtime["source"] = content.source.location  # not the temporary folder
+        body = {
             "dryRun": True,
             "job": definition,
             "jobDigest": spec.digest(),
             "run": _run_preview(run_spec),
         }
+        if (manifest := content.manifest()) is not None:
+            body["source"] = manifest
+        return body
 
 
 def _oldest(jobs: Iterable[Any]) -> Any:

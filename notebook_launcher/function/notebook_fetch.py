@@ -136,7 +136,11 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def _fetch_url(url: str, settings: Settings, budget: Deadline) -> bytes:
+def fetch_url(
+    url: str, settings: Settings, budget: Deadline, max_bytes: int | None = None
+) -> bytes:
+    """GET url through every guard, at most max_bytes (default NL_NOTEBOOK_MAX_BYTES)."""
+    limit = settings.notebook_max_bytes if max_bytes is None else max_bytes
     deadline = budget.at
     for _ in range(MAX_REDIRECTS + 1):
         try:
@@ -179,10 +183,8 @@ def _fetch_url(url: str, settings: Settings, budget: Deadline) -> bytes:
                     f"noteBook URL answered HTTP {response.status} {response.reason}."
                 )
             length = response.getheader("Content-Length")
-            if length and length.isdigit() and int(length) > settings.notebook_max_bytes:
-                raise NotebookFetchError(
-                    f"noteBook is {length} bytes; the limit is {settings.notebook_max_bytes}."
-                )
+            if length and length.isdigit() and int(length) > limit:
+                raise NotebookFetchError(f"noteBook is {length} bytes; the limit is {limit}.")
             chunks: list[bytes] = []
             size = 0
             while True:
@@ -196,10 +198,8 @@ def _fetch_url(url: str, settings: Settings, budget: Deadline) -> bytes:
                 if not chunk:
                     break
                 size += len(chunk)
-                if size > settings.notebook_max_bytes:
-                    raise NotebookFetchError(
-                        f"noteBook is larger than the limit of {settings.notebook_max_bytes} bytes."
-                    )
+                if size > limit:
+                    raise NotebookFetchError(f"noteBook is larger than the limit of {limit} bytes.")
                 chunks.append(chunk)
             return b"".join(chunks)
         except TimeoutError:
@@ -271,8 +271,8 @@ def fetch_notebook(
         content = objects.read_object(namespace, bucket, path, settings.notebook_max_bytes, budget)
         name = path
     elif lowered.startswith(("https://", "http://")):
-        content = _fetch_url(location, settings, budget)
-        name = urlsplit(location).path  # parsed (and checked) by _fetch_url already
+        content = fetch_url(location, settings, budget)
+        name = urlsplit(location).path  # parsed (and checked) by fetch_url already
     elif "://" in location or lowered.startswith("file:"):
         scheme = location.split(":", 1)[0]
         raise NotebookFetchError(

@@ -229,3 +229,36 @@ class OciEdge:
             if len(content) > max_bytes:
                 raise NotebookFetchError(f"noteBook is larger than the limit of {max_bytes} bytes.")
         return bytes(content)
+
+    def list_objects(
+        self, namespace: str, bucket: str, prefix: str, max_entries: int, deadline: Deadline
+    ) -> list[tuple[str, int]]:
+        """(name, size) of the objects under prefix, in name order: ListObjects pages until
+        the listing ends or holds more than max_entries (the caller refuses that many)."""
+        client = self.objectstorage
+        found: list[tuple[str, int]] = []
+        start: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"start": start} if start else {}
+            try:
+                page = self.call(
+                    "ListObjects",
+                    client,
+                    client.list_objects,
+                    deadline,
+                    namespace_name=namespace,
+                    bucket_name=bucket,
+                    prefix=prefix,
+                    fields="name,size",
+                    limit=min(1000, max_entries + 1),
+                    **kwargs,
+                ).data
+            except NotFoundError:
+                raise NotebookFetchError(
+                    f"noteBook bucket {bucket!r} (namespace {namespace!r}) was not found, or a "
+                    "policy does not let the function list it."
+                ) from None
+            found.extend((o.name, int(o.size or 0)) for o in page.objects)
+            start = page.next_start_with
+            if not start or len(found) > max_entries:
+                return found

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from notebook_launcher.function.errors import FieldProblem, InvalidRequestError
+from notebook_launcher.function.notebook_source import is_source, notebook_path_problem
 from notebook_launcher.function.oci_names import OCI_URI_RE, SHAPE_RE, is_conda_env, ocid_problem
 from notebook_launcher.function.settings import Settings
 from notebook_launcher.oci_rules import (
@@ -68,7 +69,7 @@ RUN_TAG = "notebook-launcher"
 # Fields that define a job (its digest); refused with jobId, which names the job itself.
 JOB_LEVEL_FIELDS = frozenset(
     {
-        "noteBook", "jobName", "projectId", "compartmentId", "logGroupId", "logId",
+        "noteBook", "notebookPath", "jobName", "projectId", "compartmentId", "logGroupId", "logId",
         "outputFolder", "outputPerRun", "shape", "ocpus", "memoryInGBs", "subnetId",
         "blockStorageSizeInGBs", "condaEnv", "excludeTags", "reuseJob",
     }
@@ -97,6 +98,7 @@ class LaunchRequest(BaseModel):
     action: Literal["launch", "status", "cancel"] = "launch"
     id: str | None = None
     noteBook: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    notebookPath: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
     jobName: Name | None = None
     runName: Name | None = None
     projectId: str | None = None
@@ -208,6 +210,11 @@ def _check_semantics(req: LaunchRequest, settings: Settings) -> list[FieldProble
             )
     if req.noteBook is None and req.jobId is None:
         problems.append(FieldProblem("noteBook", "required (or give jobId to run an existing job)"))
+    if req.notebookPath is not None:
+        if (problem := notebook_path_problem(req.notebookPath)) is not None:
+            problems.append(FieldProblem("notebookPath", problem))
+        elif req.noteBook is not None and not is_source(req.noteBook, settings):
+            problems.append(FieldProblem("notebookPath", "only with a folder or archive noteBook"))
     if req.jobId is None:
         for field, default in (
             ("projectId", settings.project_id),

@@ -36,6 +36,13 @@ KEYS: dict[str, str] = {
     "NL_ALLOW_PRIVATE_ADDRESSES": "true: notebook URLs may resolve to private/loopback addresses.",
     "NL_NOTEBOOK_HOSTS": "Comma-separated host allowlist for notebook URLs (*.example.com ok).",
     "NL_NOTEBOOK_MAX_BYTES": "Largest notebook accepted, in bytes (default 10485760).",
+    "NL_SOURCE_MAX_FILES": "Most files a folder or archive noteBook may hold (default 500).",
+    "NL_SOURCE_MAX_BYTES": "Largest total size of a folder or archive noteBook's files, and of "
+    "an archive itself, in bytes (default 20971520).",
+    "NL_SOURCE_MAX_FILE_BYTES": "Largest file in a folder or archive noteBook, in bytes "
+    "(default 10485760; the notebook itself stays within NL_NOTEBOOK_MAX_BYTES).",
+    "NL_SOURCE_MAX_DEPTH": "Deepest folder nesting below a folder or archive noteBook's top "
+    "(default 8).",
     "NL_FETCH_CONNECT_TIMEOUT": "Notebook fetch connect timeout in seconds (default 5).",
     "NL_FETCH_READ_TIMEOUT": "Notebook fetch total read timeout in seconds (default 20).",
     "NL_OCI_CONFIG_FILE": "OCI config file for API-key auth (outside OCI Functions).",
@@ -103,6 +110,10 @@ class Settings:
     allow_private_addresses: bool = False
     notebook_hosts: tuple[str, ...] = field(default_factory=tuple)
     notebook_max_bytes: int = 10 * 1024 * 1024
+    source_max_files: int = 500
+    source_max_bytes: int = 20 * 1024 * 1024
+    source_max_file_bytes: int = 10 * 1024 * 1024
+    source_max_depth: int = 8
     fetch_connect_timeout: float = 5.0
     fetch_read_timeout: float = 20.0
     oci_config_file: str | None = None
@@ -164,6 +175,11 @@ class Settings:
             ),
             "notebook_max_bytes": number("NL_NOTEBOOK_MAX_BYTES", int)
             or defaults.notebook_max_bytes,
+            "source_max_files": number("NL_SOURCE_MAX_FILES", int) or defaults.source_max_files,
+            "source_max_bytes": number("NL_SOURCE_MAX_BYTES", int) or defaults.source_max_bytes,
+            "source_max_file_bytes": number("NL_SOURCE_MAX_FILE_BYTES", int)
+            or defaults.source_max_file_bytes,
+            "source_max_depth": number("NL_SOURCE_MAX_DEPTH", int) or defaults.source_max_depth,
             "fetch_connect_timeout": number("NL_FETCH_CONNECT_TIMEOUT", float)
             or defaults.fetch_connect_timeout,
             "fetch_read_timeout": number("NL_FETCH_READ_TIMEOUT", float)

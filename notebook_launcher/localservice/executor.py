@@ -37,6 +37,7 @@ from typing import Any
 
 import psutil
 
+from notebook_launcher.archive_rules import member_problem
 from notebook_launcher.localservice import lifecycle
 from notebook_launcher.localservice.identity.provisioning import LocalIdentity
 from notebook_launcher.localservice.identity.session_tokens import issue_resource_principal
@@ -428,7 +429,11 @@ def unpack_artifact(
                     " the local service's limit."
                 )
             for member in members:
-                if not (root / member.filename).resolve().is_relative_to(root):
+                # The rule the function applies to a caller's folder or archive, then the
+                # file system's own answer.
+                if member_problem(member.filename) or not (
+                    (root / member.filename).resolve().is_relative_to(root)
+                ):
                     raise RunSetupError(f"the artifact holds an unsafe path {member.filename!r}.")
             archive.extractall(root)
     except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:

@@ -5,9 +5,9 @@ the function with `{"action": "status", "id": "#{RUN_ID}"}` instead of GetJobRun
 task's last response (the run ended) carries the run report's `outputs` and `failure` beside
 the run in brief. It keeps polling through 429 and 504 (Functions throttling, a timed-out
 invocation) and through a function error whose code says "try again" (ServiceUnavailable,
-TooManyRequests; visible only where the function's error body reaches the caller); any other
-error stops polling and the success condition fails the task. Cancel is CancelJobRun, as in
-the first variant.
+TooManyRequests; answered 200 with the error body on a direct invoke); any other error stops
+polling and the success condition fails the task. Cancel is CancelJobRun, as in the first
+variant.
 
 What Data Integration documents: named expressions (`#{RUN_ID}`) in polling URLs and in
 polling and success conditions, and a JSON request body for POST; a poll *payload* using a

@@ -1,7 +1,7 @@
 """The local Object Storage: objects as files under `<data-dir>/objectstorage/<ns>/<bucket>/`.
 
-Only what job runs and the function need: PutObject, GetObject, HeadObject and
-GetNamespace. Buckets spring into existence on the first PutObject (there is no
+Only what job runs and the function need: PutObject, GetObject, HeadObject, ListObjects
+and GetNamespace. Buckets spring into existence on the first PutObject (there is no
 CreateBucket locally); reading from a bucket or object that does not exist is answered
 with OCI's 404 codes. HTTP-free: `responses.py` turns requests into calls here.
 """
@@ -9,6 +9,7 @@ with OCI's 404 codes. HTTP-free: `responses.py` turns requests into calls here.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import errno
 import hashlib
 import logging
@@ -36,6 +37,10 @@ _NAME_ERRNOS = frozenset(
 )
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,255}")
+
+MAX_LIST_LIMIT = 1000  # OCI's ListObjects: limit 1 to 1000, default 1000
+LIST_FIELDS = ("name", "size", "etag", "timeCreated", "md5", "timeModified", "storageTier",
+               "archivalState")  # fmt: skip
 
 
 class BucketNotFoundError(ServiceError):
@@ -146,6 +151,96 @@ class ObjectStore:
             raise ObjectNotFoundError(f"The object '{name}' was not found in the bucket '{bucket}'")
         return self._info(path)
 
+    def list(
+        self,
+        namespace: str,
+        bucket: str,
+        *,
+        prefix: str = "",
+        start: str | None = None,
+        end: str | None = None,
+        start_after: str | None = None,
+        limit: int = MAX_LIST_LIMIT,
+        delimiter: str | None = None,
+        fields: tuple[str, ...] = ("name",),
+    ) -> dict[str, object]:
+        """ListObjects as OCI answers it: names in lexicographic order, from `start` (or after
+        `startAfter`) up to `end` (exclusive), at most `limit` entries (objects and prefixes
+        together); with delimiter `/`, names holding it after `prefix` are folded into
+        `prefixes`. `nextStartWith` names where the next page starts, absent on the last."""
+        for label, value in (("namespaceName", namespace), ("bucketName", bucket)):
+            if not _NAME_RE.fullmatch(value):
+                raise InvalidParameterError(f"{label} {value!r} is not a valid name.")
+        if delimiter not in (None, "/"):
+            raise InvalidParameterError("delimiter may only be '/'.")
+        if not 1 <= limit <= MAX_LIST_LIMIT:
+            raise InvalidParameterError(f"limit must be between 1 and {MAX_LIST_LIMIT}.")
+        unknown = [f for f in fields if f not in LIST_FIELDS]
+        if unknown:
+            raise InvalidParameterError(
+                f"fields may only name {', '.join(LIST_FIELDS)}; not {unknown[0]!r}."
+            )
+        folder = self.root.joinpath(namespace, bucket)
+        if not folder.is_dir():
+            raise BucketNotFoundError(
+                f"Either the bucket named '{bucket}' does not exist in the "
+                f"namespace '{namespace}' or you are not authorized to access it"
+            )
+        names = sorted(
+            name
+            for path in folder.rglob("*")
+            if path.is_file()
+            and not path.name.startswith(".put-")
+            and (name := path.relative_to(folder).as_posix()).startswith(prefix)
+        )
+        objects: list[dict[str, object]] = []
+        prefixes: list[str] = []
+        next_start: str | None = None
+        for name in names:
+            if (start is not None and name < start) or (
+                start_after is not None and name <= start_after
+            ):
+                continue
+            if end is not None and name >= end:
+                break
+            folded = None
+            if delimiter and delimiter in name[len(prefix) :]:
+                cut = name.index(delimiter, len(prefix)) + 1
+                folded = name[:cut]
+                if prefixes and prefixes[-1] == folded:
+                    continue
+            if len(objects) + len(prefixes) == limit:
+                next_start = name
+                break
+            if folded is not None:
+                prefixes.append(folded)
+            else:
+                objects.append(self._summary(folder / name, name, fields))
+        answer: dict[str, object] = {"objects": objects}
+        if delimiter:
+            answer["prefixes"] = prefixes
+        if next_start is not None:
+            answer["nextStartWith"] = next_start
+        return answer
+
+    def _summary(self, path: Path, name: str, fields: tuple[str, ...]) -> dict[str, object]:
+        """One ObjectSummary with the fields asked for (reading the file only for md5/etag)."""
+        summary: dict[str, object] = {"name": name}
+        stat = path.stat()
+        info = self._info(path) if {"md5", "etag"} & set(fields) else None
+        for wanted in fields:
+            if wanted == "size":
+                summary["size"] = stat.st_size
+            elif wanted in ("timeCreated", "timeModified"):
+                summary[wanted] = _rfc3339(stat.st_mtime)
+            elif wanted == "storageTier":
+                summary["storageTier"] = "Standard"
+            elif wanted == "archivalState":
+                summary["archivalState"] = None
+            elif wanted in ("md5", "etag") and info is not None:
+                summary[wanted] = info.md5_base64 if wanted == "md5" else info.etag
+        return summary
+
     @staticmethod
     def _info(path: Path) -> ObjectInfo:
         md5 = hashlib.md5(usedforsecurity=False)
@@ -160,6 +255,11 @@ class ObjectStore:
             etag=f"{stat.st_ino:x}-{stat.st_mtime_ns:x}",
             last_modified=formatdate(stat.st_mtime, usegmt=True),
         )
+
+
+def _rfc3339(timestamp: float) -> str:
+    moment = dt.datetime.fromtimestamp(timestamp, dt.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _name_error(exc: OSError) -> Exception:

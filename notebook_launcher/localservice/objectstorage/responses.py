@@ -5,7 +5,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from notebook_launcher.localservice.objectstorage.models import ObjectInfo, ObjectStore
+from notebook_launcher.localservice import validation
+from notebook_launcher.localservice.errors import InvalidParameterError
+from notebook_launcher.localservice.objectstorage.models import LIST_FIELDS, ObjectInfo, ObjectStore
 from notebook_launcher.localservice.rest import upload
 
 
@@ -49,3 +51,24 @@ async def head_object(objects: ObjectStore, request: Request) -> Response:
 async def get_object(objects: ObjectStore, request: Request) -> Response:
     info, headers = _object_headers(objects, request)
     return FileResponse(info.path, headers=headers, media_type="application/octet-stream")
+
+
+async def list_objects(objects: ObjectStore, request: Request) -> Response:
+    params = request.query_params
+    limit = validation.small_integer(params.get("limit", "1000"))
+    if limit is None:
+        raise InvalidParameterError("limit must be an integer from 1 to 1000.")
+    fields = tuple(f.strip() for f in params.get("fields", "name").split(",") if f.strip())
+    by_lower = {f.lower(): f for f in LIST_FIELDS}  # OCI: case-insensitive field names
+    answer = objects.list(
+        request.path_params["namespaceName"],
+        request.path_params["bucketName"],
+        prefix=params.get("prefix", ""),
+        start=params.get("start"),
+        end=params.get("end"),
+        start_after=params.get("startAfter"),
+        limit=limit,
+        delimiter=params.get("delimiter"),
+        fields=tuple(by_lower.get(f.lower(), f) for f in fields) or ("name",),
+    )
+    return JSONResponse(answer)

@@ -32,6 +32,7 @@ OPERATIONS: tuple[Operation[ObjectStore], ...] = (
     Operation("PutObject", "PUT", OBJECT, r.put_object),
     Operation("HeadObject", "HEAD", OBJECT, r.head_object),
     Operation("GetObject", "GET", OBJECT, r.get_object),
+    Operation("ListObjects", "GET", "/n/{namespaceName}/b/{bucketName}/o", r.list_objects),
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import oci
 import pytest
+import requests
 
 from notebook_launcher.localservice.embedded import EmbeddedService
 
@@ -49,3 +50,43 @@ def test_object_names_cannot_escape_the_bucket(local_service: EmbeddedService) -
     assert not (
         local_service.data_dir / "objectstorage" / local_service.namespace / "escape"
     ).exists()
+
+
+def test_list_objects_pages_with_prefix_fields_and_delimiter(
+    local_service: EmbeddedService,
+) -> None:
+    client = local_service.object_storage_client()
+    ns = local_service.namespace
+    names = ["src/a.ipynb", "src/b.py", "src/data/c.csv", "src/data/d.csv", "srcx", "zzz"]
+    for name in names:
+        client.put_object(ns, "bucket-list", name, name.encode())
+
+    first = client.list_objects(ns, "bucket-list", prefix="src/", limit=2, fields="name,size")
+    assert [(o.name, o.size) for o in first.data.objects] == [("src/a.ipynb", 11), ("src/b.py", 8)]
+    assert first.data.next_start_with == "src/data/c.csv"
+    rest = client.list_objects(
+        ns, "bucket-list", prefix="src/", start=first.data.next_start_with, fields="name"
+    )
+    assert [o.name for o in rest.data.objects] == ["src/data/c.csv", "src/data/d.csv"]
+    assert rest.data.next_start_with is None and rest.data.objects[0].size is None
+
+    folded = client.list_objects(ns, "bucket-list", prefix="src/", delimiter="/")
+    assert [o.name for o in folded.data.objects] == ["src/a.ipynb", "src/b.py"]
+    assert folded.data.prefixes == ["src/data/"]
+
+    every = oci.pagination.list_call_get_all_results_generator(
+        client.list_objects, "record", ns, "bucket-list", limit=1
+    )
+    assert [o.name for o in every] == names
+    with pytest.raises(oci.exceptions.ServiceError) as missing:
+        client.list_objects(ns, "no-such-bucket-list")
+    assert (missing.value.status, missing.value.code) == (404, "BucketNotFound")
+
+
+def test_list_objects_answers_at_o_without_a_redirect(local_service: EmbeddedService) -> None:
+    client = local_service.object_storage_client()
+    client.put_object(local_service.namespace, "bucket-noredirect", "one", b"1")
+    url = f"{local_service.endpoint}/n/{local_service.namespace}/b/bucket-noredirect/o"
+    response = requests.get(url, auth=client.base_client.signer, allow_redirects=False, timeout=10)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"objects": [{"name": "one"}]}

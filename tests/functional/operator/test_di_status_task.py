@@ -124,15 +124,24 @@ def test_poll_condition_keeps_polling_only_through_transient_answers(
     task: dict[str, Any],
 ) -> None:
     condition = di.poll_condition(task)
+    launched = {"RUN_ID": "ocid1.datasciencejobrun.oc1.iad.x", "FUNCTION_ERROR": None}
 
-    def polls_on(status: int, body: Any) -> bool:
+    def polls_on(status: int, body: Any, names: dict[str, Any] = launched) -> bool:
         response = di.Response.of(status, body)
-        return di.evaluate_condition(condition, di.EvaluationContext(response))
+        return di.evaluate_condition(condition, di.EvaluationContext(response, names))
 
     assert polls_on(200, {"lifecycleState": "IN_PROGRESS"})
     assert polls_on(429, "")
     assert polls_on(504, "")
-    assert polls_on(502, {"error": {"code": "ServiceUnavailable", "message": "try again"}})
-    assert not polls_on(502, {"error": {"code": "NotFound", "message": "no such run"}})
+    # On a direct invoke the function answers its errors 200 with the error body.
+    assert polls_on(200, {"error": {"code": "ServiceUnavailable", "message": "try again"}})
+    assert polls_on(200, {"error": {"code": "TooManyRequests", "message": "slow down"}})
+    assert not polls_on(200, {"error": {"code": "NotFound", "message": "no such run"}})
+    # A 502 is the Fn agent's own "function failed" (the function's body is dropped).
     assert not polls_on(502, {"code": "FunctionInvokeExecutionFailed", "message": "failed"})
+    # A launch that answered an error never polls.
+    assert not polls_on(200, {"lifecycleState": "IN_PROGRESS"}, {**launched, "RUN_ID": None})
+    assert not polls_on(
+        200, {"lifecycleState": "IN_PROGRESS"}, {**launched, "FUNCTION_ERROR": "InvalidRequest"}
+    )
     assert not polls_on(200, {"lifecycleState": "SUCCEEDED", "outputs": {}})

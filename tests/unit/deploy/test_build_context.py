@@ -82,15 +82,16 @@ def demo_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def function_modules(checkout: Path) -> set[str]:
-    package = checkout / "notebook_launcher" / "function"
-    return {p.relative_to(checkout).as_posix() for p in package.glob("*.py")}
+    """The function's core and the code it ships into job artifacts (the run-report writer)."""
+    packages = [checkout / "notebook_launcher" / name for name in ("function", "artifact")]
+    return {p.relative_to(checkout).as_posix() for d in packages for p in d.glob("*.py")}
 
 
 def test_the_context_is_exactly_the_function(demo_checkout: Path) -> None:
     context = build_context(demo_checkout)
     expected = {"func.py", "func.yaml", "requirements.txt", "notebook_launcher/__init__.py"}
-    # The OCI facts the function shares with the local service ship with it.
-    expected |= {"notebook_launcher/oci_rules.py"}
+    # The rules the function shares with the local service ship with it.
+    expected |= {"notebook_launcher/oci_rules.py", "notebook_launcher/archive_rules.py"}
     expected |= function_modules(demo_checkout)
     assert "notebook_launcher/function/handler.py" in expected
     assert context == expected, (

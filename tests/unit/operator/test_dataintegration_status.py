@@ -54,7 +54,8 @@ def test_oci_sdk_reads_the_status_variant_as_a_rest_task() -> None:
     assert isinstance(model, oci.data_integration.models.CreateTaskFromRestTask)
     assert model.poll_rest_call_config.method_type == "POST"
     back: dict[str, Any] = client.base_client.sanitize_for_serialization(model)
-    back["typedExpressions"][0]["modelType"] = "TYPED_EXPRESSION"  # see test_dataintegration
+    for expression in back["typedExpressions"]:
+        expression["modelType"] = "TYPED_EXPRESSION"  # see test_dataintegration
     assert back == copy.deepcopy(task)
 
 

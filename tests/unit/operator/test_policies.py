@@ -450,3 +450,19 @@ def test_cli_is_registered_in_the_main_group() -> None:
 
     result = CliRunner().invoke(main, ["policies", "--compartment", "c", "--section", "subnet"])
     assert result.exit_code == 0, result.output
+
+
+def test_function_reads_and_lists_only_the_notebook_bucket() -> None:
+    """GetObject (OBJECT_READ) for notebooks and archives, ListObjects (OBJECT_INSPECT) for
+    folder notebooks: exactly those, in the notebook bucket only."""
+    sections = _by_name(p.render(VALUES))
+    objects = [s.text for s in sections["function"].statements if "to read objects" in s.text]
+    on_notebooks = [t for t in objects if f"target.bucket.name='{VALUES['notebook_bucket']}'" in t]
+    assert len(on_notebooks) == 1, objects
+    text = on_notebooks[0]
+    assert "any {request.permission='OBJECT_INSPECT', request.permission='OBJECT_READ'}" in text
+    # The only other object statement is the run reports' GetObject on the output bucket.
+    (on_output,) = [t for t in objects if t not in on_notebooks]
+    assert f"target.bucket.name='{VALUES['output_bucket']}'" in on_output
+    assert "request.permission='OBJECT_READ'}" in on_output and "INSPECT" not in on_output
+    assert [s.text for s in sections["function"].statements if " objects " in s.text] == objects
