@@ -200,7 +200,9 @@ def test_archive_over_the_guarded_url_fetch(
     routes["/sales.zip"] = as_zip(source_files())
     body = {"noteBook": f"{base}/sales.tar.gz", "jobName": f"web-{unique()}"}
     status, refused = fn.invoke(body)  # loopback and plain http: refused by the guards
-    assert status == 502 and refused["error"]["code"] == "NotebookFetchFailed"
+    # A direct invoke answers errors 200 with the error body (the Fn agent drops a 502's).
+    assert status == 200 and "id" not in refused
+    assert refused["error"]["code"] == "NotebookFetchFailed"
     opened = FunctionUnderTest(
         fn.service,
         {**fn.config, "NL_ALLOW_HTTP": "true", "NL_ALLOW_PRIVATE_ADDRESSES": "true"},
@@ -232,7 +234,7 @@ def test_dry_run_lists_the_files_that_would_ship(fn: FunctionUnderTest) -> None:
 def refused(fn: FunctionUnderTest, body: dict[str, Any]) -> str:
     fn.service.reset_stats()
     status, answer = fn.invoke(body)
-    assert status == 502, answer
+    assert status == 200 and "id" not in answer and "error" in answer, answer
     created = {"CreateJob", "CreateJobArtifact", "CreateJobRun"} & set(fn.service.stats())
     assert not created
     return str(answer["error"]["message"])
