@@ -160,9 +160,9 @@ class Transaction:
     def insert(self, kind: Kind, doc: Document) -> Record:
         etag = uuid.uuid4().hex
         self._conn.execute(
-            f"INSERT INTO {kind.table} (id, compartment_id, project_id, job_id, display_name,"  # noqa: S608
-            " lifecycle_state, created_by, time_created, etag, doc)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {kind.table} (id, {', '.join(_COLUMNS.values())},"  # noqa: S608
+            " time_created, etag, doc)"
+            f" VALUES ({', '.join('?' for _ in range(len(_COLUMNS) + 4))})",
             (
                 doc["id"],
                 *(doc.get(field) for field in _COLUMNS),
