@@ -250,9 +250,7 @@ class Pipelines:
                 exclude_states=(PIPELINE_DELETED,),
             )
         items = [{k: r.doc[k] for k in summary_fields if k in r.doc} for r in page.records]
-        return ListResult(
-            items, None if page.next_offset is None else page_token(page.next_offset)
-        )
+        return ListResult(items, None if page.next_offset is None else page_token(page.next_offset))
 
     # ----------------------------------------------------------------- pipelines
 
@@ -260,9 +258,7 @@ class Pipelines:
         self, body: object, principal_id: str, retry_token: str | None
     ) -> tuple[Record, bool]:
         details = validation.as_object(body)
-        _refuse_unsupported(
-            details, "", "storageMountConfigurationDetailsList", "parameters"
-        )
+        _refuse_unsupported(details, "", "storageMountConfigurationDetailsList", "parameters")
         project_id = validation.ocid(details, "projectId", PROJECT)
         compartment = validation.compartment(details)
         name = validation.string(details, "displayName") or _default_name("pipeline")
@@ -358,9 +354,7 @@ class Pipelines:
                 "stepStorageMountConfigurationDetailsList",
             )
             depends_on = item.get("dependsOn") or []
-            if not isinstance(depends_on, list) or not all(
-                isinstance(d, str) for d in depends_on
-            ):
+            if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
                 raise InvalidParameterError(f"{where}: dependsOn must be a list of step names.")
             if len(set(depends_on)) != len(depends_on):
                 raise InvalidParameterError(f"{where}: dependsOn names a step twice.")
@@ -629,9 +623,7 @@ class Pipelines:
         self.get_pipeline_run(run_id)
         request_hash = body_hash(run_id)
         with self._store.transaction() as tx:
-            if retry_token and tx.check_retry_token(
-                "CancelPipelineRun", retry_token, request_hash
-            ):
+            if retry_token and tx.check_retry_token("CancelPipelineRun", retry_token, request_hash):
                 return
             record = tx.get(PIPELINE_RUNS, run_id)
             if record is None:

@@ -119,13 +119,17 @@ def wait_for_pipeline_run(
     run = client.get_pipeline_run(run_id).data
     while run.lifecycle_state not in wanted:
         if time.monotonic() > deadline:
-            raise AssertionError(f"pipeline run {run_id} is {run.lifecycle_state} after {timeout} s")
+            raise AssertionError(
+                f"pipeline run {run_id} is {run.lifecycle_state} after {timeout} s"
+            )
         time.sleep(0.2)
         run = client.get_pipeline_run(run_id).data
     return run
 
 
-def wait_for_step(client: Any, run_id: str, step: str, states: set[str], timeout: float = 60) -> Any:
+def wait_for_step(
+    client: Any, run_id: str, step: str, states: set[str], timeout: float = 60
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         run = client.get_pipeline_run(run_id).data
@@ -143,9 +147,7 @@ def steps_by_name(run: Any) -> dict[str, Any]:
 
 def oci_cli(service: EmbeddedService, *arguments: str) -> Any:
     """Run the real oci CLI against the service; its JSON output."""
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("OCI_", "NB_"))
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OCI_", "NB_"))}
     env["OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING"] = "True"
     done = subprocess.run(
         [
@@ -323,7 +325,9 @@ def test_cancel_mid_run_cancels_running_steps_and_skips_waiting_ones(
 def test_bad_dags_are_refused_naming_the_step_with_nothing_created(
     service: EmbeddedService, client: Any, project_id: str, compartment_id: str, step_job: str
 ) -> None:
-    unfinished_job = client.create_job(job_details(project_id, compartment_id)).data.id  # no artifact
+    unfinished_job = client.create_job(
+        job_details(project_id, compartment_id)
+    ).data.id  # no artifact
     missing_job = step_job[: -len("a" * 10)] + "a" * 10
     cases = [
         ([ml_job_step("a", step_job, ["c"]), ml_job_step("b", step_job, ["a"]),
