@@ -13,6 +13,8 @@
         ├─ datascience/     urls.py ─► responses.py ─► models.py ─► store, lifecycle, validation
         │                                                 └─► executor (runs job runs)
         ├─ objectstorage/   urls.py ─► responses.py ─► models.py (objects as files)
+        ├─ pipelines/       urls.py ─► responses.py ─► models.py; orchestrator.py runs each
+        │                   step as a job run through datascience (woken by the executor)
         └─ developer_api.py /_local: run logs, call stats, faults (not OCI operations)
 
     identity/  provisioning (the service's tenancy, user, API key, OCI config),

@@ -34,6 +34,7 @@ from notebook_launcher.localservice.faults import CallStats, FaultInjector
 from notebook_launcher.localservice.identity.signatures import SignatureVerifier
 from notebook_launcher.localservice.middleware import RequestIdMiddleware, SignatureMiddleware
 from notebook_launcher.localservice.objectstorage import urls as objectstorage
+from notebook_launcher.localservice.pipelines import urls as pipelines
 from notebook_launcher.localservice.rest import (
     Operation,
     ServiceContext,
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 SERVICES: tuple[ServiceSpec[Any], ...] = (
     datascience.SERVICE,
     objectstorage.SERVICE,
+    pipelines.SERVICE,
 )
 
 

@@ -99,6 +99,7 @@ class Executor:
         self._active_lock = threading.Lock()
         self._stopping = threading.Event()
         self._workers: list[threading.Thread] = []
+        self._finish_listeners: list[Callable[[str], None]] = []
         self._layout = DataDir(settings.data_dir)
         self.runs_dir = self._layout.runs
         self.logs_dir = self._layout.logs
@@ -138,6 +139,7 @@ class Executor:
                 lifecycle.transition_in(
                     tx, run_id, (record.state,), state, details=details, finished=True
                 )
+            self._notify_finished(run_id)
         for run_id in queued:
             self.submit(run_id)
         if in_flight or queued:
@@ -165,6 +167,18 @@ class Executor:
 
     def submit(self, run_id: str) -> None:
         self._queue.put(run_id)
+
+    def add_finish_listener(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(run_id)` after a run this executor ends (or settles at start-up)
+        reaches its final state; it runs on the worker's thread, so it must be quick."""
+        self._finish_listeners.append(listener)
+
+    def _notify_finished(self, run_id: str) -> None:
+        for listener in self._finish_listeners:
+            try:
+                listener(run_id)
+            except Exception:
+                logger.exception("a finish listener failed for job run %s", run_id)
 
     def cancel(self, run_id: str) -> None:
         """Wake the worker of a run the API moved to CANCELING."""
@@ -299,6 +313,7 @@ class Executor:
             lifecycle.transition_in(
                 tx, run_id, (record.state,), state, details=details, finished=True
             )
+        self._notify_finished(run_id)
 
     # ----------------------------------------------------------------- preparation
 

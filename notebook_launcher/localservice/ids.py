@@ -14,6 +14,8 @@ PROJECT = "datascienceproject"
 JOB = "datasciencejob"
 JOB_RUN = "datasciencejobrun"
 WORK_REQUEST = "datascienceworkrequest"
+PIPELINE = "datasciencepipeline"
+PIPELINE_RUN = "datasciencepipelinerun"
 
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 

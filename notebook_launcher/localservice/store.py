@@ -1,4 +1,5 @@
-"""Durable records of the local service: projects, jobs, job runs, artifacts, retry tokens.
+"""Durable records of the local service: projects, jobs, job runs, pipelines, pipeline runs,
+artifacts, retry tokens.
 
 SQLite in WAL mode holds the records; artifacts, logs and objects live as files beside it.
 Every change commits before the HTTP answer, so a killed service (even kill -9) loses no
@@ -63,13 +64,16 @@ class Kind:
 PROJECTS = Kind("projects", "timeCreated")
 JOBS = Kind("jobs", "timeCreated")
 JOB_RUNS = Kind("job_runs", "timeAccepted")
-KINDS = (PROJECTS, JOBS, JOB_RUNS)
+PIPELINES = Kind("pipelines", "timeCreated")
+PIPELINE_RUNS = Kind("pipeline_runs", "timeAccepted")
+KINDS = (PROJECTS, JOBS, JOB_RUNS, PIPELINES, PIPELINE_RUNS)
 
 # document field -> column, for the columns lists filter on
 _COLUMNS = {
     "compartmentId": "compartment_id",
     "projectId": "project_id",
     "jobId": "job_id",
+    "pipelineId": "pipeline_id",
     "displayName": "display_name",
     "lifecycleState": "lifecycle_state",
     "createdBy": "created_by",
@@ -80,7 +84,7 @@ _SCHEMA = [
         f"""CREATE TABLE IF NOT EXISTS {kind.table} (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             id TEXT NOT NULL UNIQUE,
-            compartment_id TEXT, project_id TEXT, job_id TEXT,
+            compartment_id TEXT, project_id TEXT, job_id TEXT, pipeline_id TEXT,
             display_name TEXT, lifecycle_state TEXT, created_by TEXT,
             time_created TEXT NOT NULL,
             etag TEXT NOT NULL,
@@ -156,9 +160,9 @@ class Transaction:
     def insert(self, kind: Kind, doc: Document) -> Record:
         etag = uuid.uuid4().hex
         self._conn.execute(
-            f"INSERT INTO {kind.table} (id, compartment_id, project_id, job_id, display_name,"  # noqa: S608
-            " lifecycle_state, created_by, time_created, etag, doc)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {kind.table} (id, {', '.join(_COLUMNS.values())},"  # noqa: S608
+            " time_created, etag, doc)"
+            f" VALUES ({', '.join('?' for _ in range(len(_COLUMNS) + 4))})",
             (
                 doc["id"],
                 *(doc.get(field) for field in _COLUMNS),
@@ -291,7 +295,17 @@ class Store:
         with self.transaction():
             for statement in _SCHEMA:
                 self._conn.execute(statement)
+            self._add_missing_columns()
         logger.debug("store opened at %s", db_path)
+
+    def _add_missing_columns(self) -> None:
+        """Add the filter columns a data dir written by an older version lacks."""
+        for kind in KINDS:
+            rows = self._conn.execute(f"PRAGMA table_info({kind.table})").fetchall()
+            present = {row[1] for row in rows}
+            for column in _COLUMNS.values():
+                if column not in present:
+                    self._conn.execute(f"ALTER TABLE {kind.table} ADD COLUMN {column} TEXT")
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -1,0 +1,672 @@
+"""The Pipelines operations of the local service: pipelines of ML_JOB steps and their runs.
+
+HTTP-free, like `datascience.models`. A pipeline is checked whole before anything is stored:
+unique step names, `dependsOn` naming steps of the pipeline, no dependency cycle, and every
+step's job existing and ACTIVE; a refusal is a 400 naming the step. Runs are executed by the
+`Orchestrator` (orchestrator.py): each step a real job run made through CreateJobRun's path.
+Creates (and CancelPipelineRun) honour `opc-retry-token` as datascience's creates do.
+
+Choices where OCI's behaviour is not documented precisely (or not supported locally):
+- only ML_JOB steps run locally; CUSTOM_SCRIPT, CONTAINER and DATAFLOW steps, pipeline
+  parameters and storage mounts are refused (400) rather than run without them;
+- a pipeline of ML_JOB steps needs no step artifact, so it is ACTIVE as soon as it is created;
+- a step whose job is missing is 400 RelatedResourceNotAuthorizedOrNotFound, one whose job
+  is not ACTIVE 400 InvalidParameter; a run of a pipeline that is not ACTIVE, 409
+  IncorrectState;
+- deleted pipelines and runs stay readable (DELETED) and are left out of lists, as jobs are;
+- `terminateGracefully=true` on cancel asks the steps' own code to stop, which the local
+  service cannot do: refused (400).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from notebook_launcher.localservice import lifecycle, validation
+from notebook_launcher.localservice.datascience.models import (
+    DEFAULT_PAGE_LIMIT,
+    MAX_PAGE_LIMIT,
+    SORT_ORDERS,
+    DataScience,
+    ListResult,
+    body_hash,
+)
+from notebook_launcher.localservice.datascience.models import (
+    _int_query as int_query,
+)
+from notebook_launcher.localservice.datascience.models import (
+    _page_offset as page_offset,
+)
+from notebook_launcher.localservice.datascience.models import (
+    _page_token as page_token,
+)
+from notebook_launcher.localservice.errors import (
+    ConflictError,
+    IncorrectStateError,
+    InvalidParameterError,
+    MissingParameterError,
+    NoEtagMatchError,
+    NotFoundError,
+    RelatedResourceNotFoundError,
+)
+from notebook_launcher.localservice.ids import (
+    JOB,
+    PIPELINE,
+    PIPELINE_RUN,
+    PROJECT,
+    WORK_REQUEST,
+    is_ocid,
+    new_ocid,
+    now_text,
+    utc_now,
+)
+from notebook_launcher.localservice.pipelines import orchestrator as orch
+from notebook_launcher.localservice.store import (
+    JOB_RUNS,
+    JOBS,
+    PIPELINE_RUNS,
+    PIPELINES,
+    PROJECTS,
+    Document,
+    Kind,
+    Record,
+    Store,
+    Transaction,
+)
+
+logger = logging.getLogger(__name__)
+
+PIPELINE_ACTIVE = "ACTIVE"
+PIPELINE_DELETED = "DELETED"
+PIPELINE_STATES = ("CREATING", PIPELINE_ACTIVE, "DELETING", "FAILED", PIPELINE_DELETED)
+STEP_TYPES = ("ML_JOB", "CUSTOM_SCRIPT", "CONTAINER", "DATAFLOW")
+
+_PIPELINE_SUMMARY = (
+    "id",
+    "timeCreated",
+    "timeUpdated",
+    "createdBy",
+    "projectId",
+    "compartmentId",
+    "displayName",
+    "description",
+    "lifecycleState",
+    "lifecycleDetails",
+    "freeformTags",
+    "definedTags",
+    "systemTags",
+)
+_RUN_SUMMARY = (
+    "id",
+    "timeAccepted",
+    "timeStarted",
+    "timeUpdated",
+    "timeFinished",
+    "createdBy",
+    "projectId",
+    "compartmentId",
+    "pipelineId",
+    "displayName",
+    "lifecycleState",
+    "lifecycleDetails",
+    "freeformTags",
+    "definedTags",
+    "systemTags",
+)
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == [] or value == {}
+
+
+def _refuse_unsupported(details: Mapping[str, Any], prefix: str, *fields: str) -> None:
+    for name in fields:
+        if not _empty(details.get(name)):
+            where = f"{prefix}.{name}" if prefix else name
+            raise InvalidParameterError(f"{where} is not supported by the local service.")
+
+
+def _check_etag(record: Record, if_match: str | None) -> None:
+    if if_match is not None and if_match not in ("*", record.etag):
+        raise NoEtagMatchError("The if-match etag does not match the resource's current etag.")
+
+
+def _default_name(prefix: str) -> str:
+    return f"{prefix}{utc_now().strftime('%Y%m%d%H%M%S')}"
+
+
+def step_configuration(value: object, prefix: str) -> Document:
+    """A PipelineStepConfigurationDetails (no jobType), within the job-run limits."""
+    body = validation.as_object(value, prefix)
+    checked = validation.job_configuration({**body, "jobType": "DEFAULT"}, prefix)
+    checked.pop("jobType")
+    return checked
+
+
+def pipeline_configuration(value: object, prefix: str) -> Document:
+    """A PipelineConfigurationDetails: type DEFAULT, the step fields."""
+    body = validation.as_object(value, prefix)
+    if validation.required(body, "type", prefix) != "DEFAULT":
+        raise InvalidParameterError(f"{prefix}.type must be DEFAULT.")
+    rest = {key: item for key, item in body.items() if key != "type"}
+    return {"type": "DEFAULT", **step_configuration(rest, prefix)}
+
+
+def dependency_cycle(depends_on: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """A dependency cycle (its step names, the first repeated at the end), or None."""
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> list[str] | None:
+        if name in visiting:
+            return [*visiting[visiting.index(name) :], name]
+        if name in done:
+            return None
+        visiting.append(name)
+        for dependency in depends_on[name]:
+            if cycle := visit(dependency):
+                return cycle
+        visiting.pop()
+        done.add(name)
+        return None
+
+    for name in depends_on:
+        if cycle := visit(name):
+            return cycle
+    return None
+
+
+class Pipelines:
+    """Pipelines and pipeline runs kept in a `Store`; runs advanced by an `Orchestrator`."""
+
+    def __init__(
+        self, store: Store, datascience: DataScience, orchestrator: orch.Orchestrator
+    ) -> None:
+        self._store = store
+        self._datascience = datascience
+        self._orchestrator = orchestrator
+
+    # ----------------------------------------------------------------- shared helpers
+
+    def _create(
+        self,
+        operation: str,
+        kind: Kind,
+        retry_token: str | None,
+        request_hash: str,
+        build: Callable[[Transaction], Document],
+    ) -> tuple[Record, bool]:
+        """Insert what `build` makes, or replay a retry (the store's retry-token table)."""
+        with self._store.transaction() as tx:
+            if retry_token:
+                previous = tx.check_retry_token(operation, retry_token, request_hash)
+                if previous is not None and (record := tx.get(kind, previous)) is not None:
+                    return record, False
+            record = tx.insert(kind, build(tx))
+            if retry_token:
+                tx.save_retry_token(operation, retry_token, request_hash, record.id)
+        logger.info("%s created %s", operation, record.id)
+        return record, True
+
+    def _get(self, kind: Kind, resource_id: str, resource_type: str) -> Record:
+        if not is_ocid(resource_id, resource_type):
+            raise NotFoundError()
+        record = self._store.get(kind, resource_id)
+        if record is None:
+            raise NotFoundError()
+        return record
+
+    def _list(
+        self,
+        kind: Kind,
+        query: Mapping[str, str],
+        filter_fields: tuple[str, ...],
+        states: tuple[str, ...],
+        sort_fields: tuple[str, ...],
+        summary_fields: tuple[str, ...],
+    ) -> ListResult:
+        compartment = query.get("compartmentId")
+        if not compartment:
+            raise MissingParameterError("Missing parameter: compartmentId.")
+        filters = {"compartmentId": compartment}
+        filters.update({name: query[name] for name in filter_fields if query.get(name)})
+        validation.choice(filters.get("lifecycleState"), "lifecycleState", states)
+        sort_by = validation.choice(query.get("sortBy"), "sortBy", sort_fields) or sort_fields[0]
+        sort_order = validation.choice(query.get("sortOrder"), "sortOrder", SORT_ORDERS)
+        if sort_order is None:
+            sort_order = "ASC" if sort_by == "displayName" else "DESC"
+        limit = int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
+        offset = page_offset(query.get("page"))
+        with self._store.transaction() as tx:
+            page = tx.query(
+                kind,
+                filters,
+                sort_by=sort_by,
+                descending=sort_order == "DESC",
+                offset=offset,
+                limit=limit,
+                exclude_states=(PIPELINE_DELETED,),
+            )
+        items = [{k: r.doc[k] for k in summary_fields if k in r.doc} for r in page.records]
+        return ListResult(items, None if page.next_offset is None else page_token(page.next_offset))
+
+    # ----------------------------------------------------------------- pipelines
+
+    def create_pipeline(
+        self, body: object, principal_id: str, retry_token: str | None
+    ) -> tuple[Record, bool]:
+        details = validation.as_object(body)
+        _refuse_unsupported(details, "", "storageMountConfigurationDetailsList", "parameters")
+        project_id = validation.ocid(details, "projectId", PROJECT)
+        compartment = validation.compartment(details)
+        name = validation.string(details, "displayName") or _default_name("pipeline")
+        description = validation.string(
+            details, "description", max_length=validation.MAX_DESCRIPTION
+        )
+        optional: Document = {}
+        if details.get("configurationDetails") is not None:
+            optional["configurationDetails"] = pipeline_configuration(
+                details["configurationDetails"], "configurationDetails"
+            )
+        if details.get("logConfigurationDetails") is not None:
+            optional["logConfigurationDetails"] = validation.log_configuration(
+                details["logConfigurationDetails"], "logConfigurationDetails"
+            )
+        if details.get("infrastructureConfigurationDetails") is not None:
+            optional["infrastructureConfigurationDetails"] = dict(
+                validation.as_object(
+                    details["infrastructureConfigurationDetails"],
+                    "infrastructureConfigurationDetails",
+                )
+            )
+        steps = self._step_details(validation.required(details, "stepDetails"))
+        freeform, defined = validation.tags(details)
+        assert project_id is not None  # required above
+
+        def build(tx: Transaction) -> Document:
+            project = tx.get(PROJECTS, project_id)
+            if project is None or project.state != lifecycle.PROJECT_ACTIVE:
+                raise RelatedResourceNotFoundError(
+                    f"projectId {project_id} does not exist or is not authorized."
+                )
+            for step in steps:
+                self._require_active_job(tx, step)
+            now = now_text()
+            doc: Document = {
+                "id": new_ocid(PIPELINE),
+                "timeCreated": now,
+                "timeUpdated": now,
+                "createdBy": principal_id,
+                "projectId": project_id,
+                "compartmentId": compartment,
+                "displayName": name,
+                **optional,
+                "stepDetails": steps,
+                "lifecycleState": PIPELINE_ACTIVE,
+                "freeformTags": freeform,
+                "definedTags": defined,
+                "systemTags": {},
+            }
+            if description is not None:
+                doc["description"] = description
+            return doc
+
+        record, created = self._create(
+            "CreatePipeline", PIPELINES, retry_token, body_hash(details), build
+        )
+        return record, created
+
+    def _step_details(self, value: object) -> list[Document]:
+        """The pipeline's steps, checked: each ML_JOB step well formed, names unique, every
+        `dependsOn` naming a step of this pipeline, and no dependency cycle."""
+        if not isinstance(value, list) or not value:
+            raise InvalidParameterError("stepDetails must be a non-empty list of steps.")
+        steps: list[Document] = []
+        names: set[str] = set()
+        for index, raw in enumerate(value):
+            where = f"stepDetails[{index}]"
+            item = validation.as_object(raw, where)
+            step_name = validation.string(item, "stepName", where, needed=True)
+            assert step_name is not None
+            where = f"step {step_name}"
+            if step_name in names:
+                raise InvalidParameterError(
+                    f"{where}: the step name is used twice; step names must be unique."
+                )
+            names.add(step_name)
+            step_type = validation.required(item, "stepType", where)
+            if step_type not in STEP_TYPES:
+                raise InvalidParameterError(
+                    f"{where}: stepType must be one of {', '.join(STEP_TYPES)}."
+                )
+            if step_type != "ML_JOB":
+                raise InvalidParameterError(
+                    f"{where}: stepType {step_type} is not supported by the local service;"
+                    " only ML_JOB steps run locally."
+                )
+            _refuse_unsupported(
+                item,
+                where,
+                "stepParameters",
+                "stepInfrastructureConfigurationDetails",
+                "stepStorageMountConfigurationDetailsList",
+            )
+            depends_on = item.get("dependsOn") or []
+            if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
+                raise InvalidParameterError(f"{where}: dependsOn must be a list of step names.")
+            if len(set(depends_on)) != len(depends_on):
+                raise InvalidParameterError(f"{where}: dependsOn names a step twice.")
+            step: Document = {
+                "stepType": "ML_JOB",
+                "stepName": step_name,
+                "jobId": validation.ocid(item, "jobId", JOB, prefix=where),
+                "dependsOn": list(depends_on),
+            }
+            for field in ("description", "stepRunName"):
+                if (text := validation.string(item, field, where)) is not None:
+                    step[field] = text
+            if item.get("stepConfigurationDetails") is not None:
+                step["stepConfigurationDetails"] = step_configuration(
+                    item["stepConfigurationDetails"], f"{where}: stepConfigurationDetails"
+                )
+            steps.append(step)
+        for step in steps:
+            unknown = [d for d in step["dependsOn"] if d not in names]
+            if unknown:
+                raise InvalidParameterError(
+                    f"step {step['stepName']}: dependsOn names {', '.join(unknown)}, which"
+                    " is not a step of this pipeline."
+                )
+        cycle = dependency_cycle({s["stepName"]: s["dependsOn"] for s in steps})
+        if cycle:
+            raise InvalidParameterError(
+                f"step {cycle[0]}: the steps depend on each other in a cycle"
+                f" ({' -> '.join(cycle)}); a pipeline must be a directed acyclic graph."
+            )
+        return steps
+
+    def _require_active_job(self, tx: Transaction, step: Mapping[str, Any]) -> None:
+        job = tx.get(JOBS, str(step["jobId"]))
+        if job is None or job.state == lifecycle.JOB_DELETED:
+            raise RelatedResourceNotFoundError(
+                f"step {step['stepName']}: jobId {step['jobId']} does not exist or is not"
+                " authorized."
+            )
+        if job.state != lifecycle.JOB_ACTIVE:
+            raise InvalidParameterError(
+                f"step {step['stepName']}: the job {step['jobId']} is {job.state}; a step's"
+                " job must be ACTIVE."
+            )
+
+    def get_pipeline(self, pipeline_id: str) -> Record:
+        return self._get(PIPELINES, pipeline_id, PIPELINE)
+
+    def list_pipelines(self, query: Mapping[str, str]) -> ListResult:
+        return self._list(
+            PIPELINES,
+            query,
+            ("projectId", "id", "displayName", "lifecycleState", "createdBy"),
+            PIPELINE_STATES,
+            ("timeCreated", "displayName"),
+            _PIPELINE_SUMMARY,
+        )
+
+    def delete_pipeline(
+        self,
+        pipeline_id: str,
+        delete_related_runs: bool,
+        delete_related_job_runs: bool,
+        if_match: str | None,
+    ) -> str:
+        """Delete a pipeline (and, if asked, its runs and their job runs); a work request id."""
+        self.get_pipeline(pipeline_id)
+        with self._store.transaction() as tx:
+            record = tx.get(PIPELINES, pipeline_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state == PIPELINE_DELETED:
+                raise IncorrectStateError("The pipeline is already DELETED.")
+            runs = self._runs_of(tx, pipeline_id)
+            unfinished = [r.id for r in runs if r.state in orch.UNFINISHED_RUN_STATES]
+            if unfinished:
+                raise ConflictError(
+                    f"The pipeline has {len(unfinished)} unfinished pipeline run(s);"
+                    " cancel them first."
+                )
+            if runs and not delete_related_runs:
+                raise ConflictError(
+                    "The pipeline has pipeline runs; delete them first or set"
+                    " deleteRelatedPipelineRuns=true."
+                )
+            for run in runs:
+                self._delete_run_in(tx, run, delete_related_job_runs)
+            tx.replace(
+                PIPELINES,
+                {**record.doc, "lifecycleState": PIPELINE_DELETED, "timeUpdated": now_text()},
+            )
+        logger.info("pipeline %s deleted with %d run(s)", pipeline_id, len(runs))
+        return new_ocid(WORK_REQUEST)
+
+    @staticmethod
+    def _runs_of(tx: Transaction, pipeline_id: str) -> list[Record]:
+        return tx.query(
+            PIPELINE_RUNS,
+            {"pipelineId": pipeline_id},
+            sort_by="timeAccepted",
+            descending=False,
+            offset=0,
+            limit=1_000_000,
+            exclude_states=(orch.RUN_DELETED,),
+        ).records
+
+    # ----------------------------------------------------------------- pipeline runs
+
+    def create_pipeline_run(
+        self, body: object, principal_id: str, retry_token: str | None
+    ) -> tuple[Record, bool]:
+        details = validation.as_object(body)
+        _refuse_unsupported(
+            details,
+            "",
+            "parametersOverride",
+            "storageMountConfigurationOverrideDetailsList",
+            "infrastructureConfigurationOverrideDetails",
+        )
+        pipeline_id = validation.ocid(details, "pipelineId", PIPELINE)
+        project_id = validation.ocid(details, "projectId", PROJECT, needed=False)
+        compartment = validation.compartment(details)
+        name = validation.string(details, "displayName") or _default_name("pipelinerun")
+        optional: Document = {}
+        if details.get("configurationOverrideDetails") is not None:
+            optional["configurationOverrideDetails"] = pipeline_configuration(
+                details["configurationOverrideDetails"], "configurationOverrideDetails"
+            )
+        if details.get("logConfigurationOverrideDetails") is not None:
+            optional["logConfigurationOverrideDetails"] = validation.log_configuration(
+                details["logConfigurationOverrideDetails"], "logConfigurationOverrideDetails"
+            )
+        overrides = self._step_overrides(details.get("stepOverrideDetails"))
+        if overrides:
+            optional["stepOverrideDetails"] = overrides
+        freeform, defined = validation.tags(details)
+        assert pipeline_id is not None  # required above
+
+        def build(tx: Transaction) -> Document:
+            pipeline = tx.get(PIPELINES, pipeline_id)
+            if pipeline is None or pipeline.state == PIPELINE_DELETED:
+                raise RelatedResourceNotFoundError(
+                    f"pipelineId {pipeline_id} does not exist or is not authorized."
+                )
+            if pipeline.state != PIPELINE_ACTIVE:
+                raise IncorrectStateError(
+                    f"The pipeline is {pipeline.state}; only an ACTIVE pipeline can be run."
+                )
+            project = project_id or str(pipeline.doc["projectId"])
+            if project_id is not None:
+                found = tx.get(PROJECTS, project_id)
+                if found is None or found.state != lifecycle.PROJECT_ACTIVE:
+                    raise RelatedResourceNotFoundError(
+                        f"projectId {project_id} does not exist or is not authorized."
+                    )
+            step_names = {str(step["stepName"]) for step in pipeline.doc["stepDetails"]}
+            for override in overrides:
+                if override["stepName"] not in step_names:
+                    raise InvalidParameterError(
+                        f"stepOverrideDetails: step {override['stepName']} is not a step of"
+                        " the pipeline."
+                    )
+            doc: Document = {
+                "id": new_ocid(PIPELINE_RUN),
+                "timeAccepted": now_text(),
+                "createdBy": principal_id,
+                "projectId": project,
+                "compartmentId": compartment,
+                "pipelineId": pipeline_id,
+                "displayName": name,
+                **optional,
+                "stepRuns": [
+                    {
+                        "stepType": "ML_JOB",
+                        "stepName": step["stepName"],
+                        "lifecycleState": orch.WAITING,
+                        **({"stepRunName": step["stepRunName"]} if "stepRunName" in step else {}),
+                    }
+                    for step in pipeline.doc["stepDetails"]
+                ],
+                "lifecycleState": orch.RUN_ACCEPTED,
+                "freeformTags": freeform,
+                "definedTags": defined,
+                "systemTags": {},
+            }
+            if "configurationDetails" in pipeline.doc:
+                doc["configurationDetails"] = pipeline.doc["configurationDetails"]
+            for step in pipeline.doc["stepDetails"]:
+                # what each step's job run will be asked for, checked against its limits now
+                job_run = orch.step_job_run_details(pipeline.doc, doc, step["stepName"])
+                validation.job_configuration(
+                    job_run["jobConfigurationOverrideDetails"], f"step {step['stepName']}"
+                )
+            return doc
+
+        record, created = self._create(
+            "CreatePipelineRun", PIPELINE_RUNS, retry_token, body_hash(details), build
+        )
+        if created:
+            self._orchestrator.wake()
+        return record, created
+
+    @staticmethod
+    def _step_overrides(value: object) -> list[Document]:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise InvalidParameterError("stepOverrideDetails must be a list.")
+        overrides: list[Document] = []
+        seen: set[str] = set()
+        for index, raw in enumerate(value):
+            where = f"stepOverrideDetails[{index}]"
+            item = validation.as_object(raw, where)
+            step_name = validation.string(item, "stepName", where, needed=True)
+            assert step_name is not None
+            if step_name in seen:
+                raise InvalidParameterError(
+                    f"stepOverrideDetails: step {step_name} is overridden twice."
+                )
+            seen.add(step_name)
+            _refuse_unsupported(
+                item,
+                where,
+                "stepContainerConfigurationDetails",
+                "stepDataflowConfigurationDetails",
+                "stepInfrastructureConfigurationDetails",
+                "stepStorageMountConfigurationDetailsList",
+            )
+            overrides.append(
+                {
+                    "stepName": step_name,
+                    "stepConfigurationDetails": step_configuration(
+                        validation.required(item, "stepConfigurationDetails", where),
+                        f"{where}.stepConfigurationDetails",
+                    ),
+                }
+            )
+        return overrides
+
+    def get_pipeline_run(self, run_id: str) -> Record:
+        return self._get(PIPELINE_RUNS, run_id, PIPELINE_RUN)
+
+    def list_pipeline_runs(self, query: Mapping[str, str]) -> ListResult:
+        return self._list(
+            PIPELINE_RUNS,
+            query,
+            ("pipelineId", "id", "displayName", "lifecycleState", "createdBy"),
+            orch.RUN_STATES,
+            ("timeAccepted", "displayName"),
+            _RUN_SUMMARY,
+        )
+
+    def cancel_pipeline_run(
+        self,
+        run_id: str,
+        if_match: str | None,
+        retry_token: str | None,
+        terminate_gracefully: bool,
+    ) -> None:
+        """Move the run to CANCELING; the orchestrator cancels its steps' job runs."""
+        if terminate_gracefully:
+            raise InvalidParameterError(
+                "terminateGracefully=true is not supported by the local service."
+            )
+        self.get_pipeline_run(run_id)
+        request_hash = body_hash(run_id)
+        with self._store.transaction() as tx:
+            if retry_token and tx.check_retry_token("CancelPipelineRun", retry_token, request_hash):
+                return
+            record = tx.get(PIPELINE_RUNS, run_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state not in (orch.RUN_ACCEPTED, orch.RUN_IN_PROGRESS):
+                raise IncorrectStateError(
+                    f"The pipeline run is {record.state}; only an ACCEPTED or IN_PROGRESS"
+                    " pipeline run can be canceled."
+                )
+            tx.replace(
+                PIPELINE_RUNS,
+                {**record.doc, "lifecycleState": orch.RUN_CANCELING, "timeUpdated": now_text()},
+            )
+            if retry_token:
+                tx.save_retry_token("CancelPipelineRun", retry_token, request_hash, run_id)
+        logger.info("pipeline run %s canceling", run_id)
+        self._orchestrator.wake()
+
+    def delete_pipeline_run(
+        self, run_id: str, delete_related_job_runs: bool, if_match: str | None
+    ) -> None:
+        self.get_pipeline_run(run_id)
+        with self._store.transaction() as tx:
+            record = tx.get(PIPELINE_RUNS, run_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state not in orch.FINISHED_RUN_STATES:
+                raise IncorrectStateError(
+                    f"The pipeline run is {record.state}; only a finished pipeline run can be"
+                    " deleted."
+                )
+            self._delete_run_in(tx, record, delete_related_job_runs)
+
+    @staticmethod
+    def _delete_run_in(tx: Transaction, run: Record, delete_job_runs: bool) -> None:
+        if delete_job_runs:
+            for step_run in run.doc["stepRuns"]:
+                job_run = tx.get(JOB_RUNS, str(step_run.get("jobRunId")))
+                if job_run is not None and job_run.state in lifecycle.FINISHED_RUN_STATES:
+                    tx.replace(JOB_RUNS, {**job_run.doc, "lifecycleState": lifecycle.DELETED})
+        tx.replace(
+            PIPELINE_RUNS,
+            {**run.doc, "lifecycleState": orch.RUN_DELETED, "timeUpdated": now_text()},
+        )
