@@ -1,4 +1,5 @@
-"""Durable records of the local service: projects, jobs, job runs, artifacts, retry tokens.
+"""Durable records of the local service: projects, jobs, job runs, schedules, artifacts, retry
+tokens.
 
 SQLite in WAL mode holds the records; artifacts, logs and objects live as files beside it.
 Every change commits before the HTTP answer, so a killed service (even kill -9) loses no
@@ -63,7 +64,8 @@ class Kind:
 PROJECTS = Kind("projects", "timeCreated")
 JOBS = Kind("jobs", "timeCreated")
 JOB_RUNS = Kind("job_runs", "timeAccepted")
-KINDS = (PROJECTS, JOBS, JOB_RUNS)
+SCHEDULES = Kind("schedules", "timeCreated")
+KINDS = (PROJECTS, JOBS, JOB_RUNS, SCHEDULES)
 
 # document field -> column, for the columns lists filter on
 _COLUMNS = {
