@@ -83,7 +83,11 @@ class CreateJobRunAction:
     def verify(self, tx: Transaction, details: Mapping[str, Any], principal_id: str) -> None:
         # CreateJobRun's own checks of what the body names (the project ACTIVE, the job
         # ACTIVE), without inserting: a schedule that could never fire is not stored.
-        self._ds.job_run_request(details["createJobRunDetails"], principal_id).build(tx)
+        request = self._ds.job_run_request(details["createJobRunDetails"], principal_id)
+        try:
+            request.build(tx)
+        except ServiceError as exc:
+            raise type(exc)(f"{_PREFIX}.createJobRunDetails: {exc.message}") from None
 
     def perform(
         self, tx: Transaction, details: Mapping[str, Any], principal_id: str, retry_token: str
