@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from notebook_launcher.localservice.clock import ControlledClock
 from notebook_launcher.localservice.datascience import urls as datascience
 from notebook_launcher.localservice.developer_api import DeveloperApi
 from notebook_launcher.localservice.errors import (
@@ -41,6 +42,7 @@ from notebook_launcher.localservice.rest import (
     ServiceSpec,
     error_response,
 )
+from notebook_launcher.localservice.schedules import urls as schedules
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ SERVICES: tuple[ServiceSpec[Any], ...] = (
     datascience.SERVICE,
     objectstorage.SERVICE,
     pipelines.SERVICE,
+    schedules.SERVICE,
 )
 
 
@@ -76,7 +79,12 @@ def create_app(
             endpoint = _endpoint(operation, backend, monitoring)
             routes += [Route(p, endpoint, methods=[operation.method]) for p in operation.paths]
     developer = DeveloperApi(
-        context.layout, context.store, monitoring.stats, monitoring.faults, frozenset(names)
+        context.layout,
+        context.store,
+        monitoring.stats,
+        monitoring.faults,
+        frozenset(names),
+        context.clock if isinstance(context.clock, ControlledClock) else None,
     )
     routes += developer.routes()
     return Starlette(

@@ -47,6 +47,12 @@ from notebook_launcher.localservice.server import serve as run_service
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds one minute of maximumRuntimeInMinutes lasts (tests make it short).",
 )
+@click.option(
+    "--controlled-clock/--system-clock",
+    default=False,
+    show_default=True,
+    help="Schedules run on a clock moved only by POST /_local/clock (tests).",
+)
 @click.option("--log-level", default="INFO", show_default=True, help="Service log level.")
 def serve(
     host: str,
@@ -55,6 +61,7 @@ def serve(
     concurrency: int | None,
     fault_injection: bool,
     runtime_minute_seconds: float,
+    controlled_clock: bool,
     log_level: str,
 ) -> None:
     """Run the embedded local OCI Data Science service (and Object Storage for run outputs)."""
@@ -68,6 +75,7 @@ def serve(
         concurrency=concurrency or os.cpu_count() or 1,
         fault_injection=fault_injection,
         runtime_minute_seconds=runtime_minute_seconds,
+        controlled_clock=controlled_clock,
     )
     try:
         run_service(settings, announce=lambda text: click.echo(text, nl=False))

@@ -9,6 +9,12 @@ request. Fault injection answers only when the service was started with `--fault
     POST   /_local/stats/reset
     POST   /_local/faults  {"operation", "status", "count", "delaySeconds"}
     DELETE /_local/faults
+    GET    /_local/clock                             the schedules' clock {"time", "controlled"}
+    POST   /_local/clock   {"time"} or {"advanceSeconds"}  move a controlled clock forward;
+                                                     answers once the fires now due are made
+
+The clock routes that move time answer only when the service was started with
+`--controlled-clock` (clock.py).
 """
 
 from __future__ import annotations
@@ -16,20 +22,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from notebook_launcher.localservice import validation
+from notebook_launcher.localservice.clock import ClockError, ControlledClock
 from notebook_launcher.localservice.errors import (
     CannotParseRequestError,
     InvalidParameterError,
     NotFoundError,
 )
 from notebook_launcher.localservice.faults import CallStats, FaultInjector
-from notebook_launcher.localservice.ids import JOB_RUN, is_ocid
+from notebook_launcher.localservice.ids import JOB_RUN, format_time, is_ocid, utc_now
 from notebook_launcher.localservice.layout import DataDir
 from notebook_launcher.localservice.rest import json_body
+from notebook_launcher.localservice.schedules.triggers import parse_time
 from notebook_launcher.localservice.store import JOB_RUNS, Store
 
 
@@ -42,13 +51,17 @@ class DeveloperApi:
     stats: CallStats
     faults: FaultInjector | None
     operations: frozenset[str]  # the names faults may target
+    clock: ControlledClock | None = None  # set with --controlled-clock
 
     def routes(self) -> list[BaseRoute]:
         table: list[tuple[str, str, Callable[[Request], Awaitable[Response]]]] = [
             ("GET", "/_local/jobRuns/{jobRunId}/logs", self.run_logs),
             ("GET", "/_local/stats", self.get_stats),
             ("POST", "/_local/stats/reset", self.reset_stats),
+            ("GET", "/_local/clock", self.get_clock),
         ]
+        if self.clock is not None:
+            table.append(("POST", "/_local/clock", self.set_clock))
         if self.faults is not None:
             table += [
                 ("POST", "/_local/faults", self.add_fault),
@@ -115,3 +128,28 @@ class DeveloperApi:
         assert self.faults is not None
         self.faults.clear()
         return Response(status_code=204)
+
+    async def get_clock(self, request: Request) -> Response:
+        now = self.clock.now() if self.clock is not None else utc_now()
+        return JSONResponse({"time": format_time(now), "controlled": self.clock is not None})
+
+    async def set_clock(self, request: Request) -> Response:
+        assert self.clock is not None
+        body = await json_body(request)
+        if not isinstance(body, dict) or len(body) != 1:
+            raise CannotParseRequestError(
+                'The body must be {"time": "<RFC 3339>"} or {"advanceSeconds": <number>}.'
+            )
+        clock = self.clock
+        try:
+            if "time" in body:
+                moment = parse_time(body["time"], "time")
+                now = await run_in_threadpool(clock.set, moment)
+            else:
+                seconds = body.get("advanceSeconds")
+                if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                    raise InvalidParameterError("advanceSeconds must be a number.")
+                now = await run_in_threadpool(clock.advance, float(seconds))
+        except ClockError as exc:
+            raise InvalidParameterError(f"time: {exc}.") from None
+        return JSONResponse({"time": format_time(now), "controlled": True})

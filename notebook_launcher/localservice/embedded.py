@@ -9,7 +9,8 @@ that users' tests can import it), this module is test equipment kept in the prod
 on purpose: the tests, the benchmarks, `make demo` and the console's demo all start the
 service through it. Beside starting and stopping the service it holds the controls only
 tests need: fault injection (`inject_fault`, `clear_faults`; needs `fault_injection=True`),
-call statistics (`stats`, `reset_stats`), a crash (`kill`), a function's resource principal
+call statistics (`stats`, `reset_stats`), the schedules' clock (`set_clock`, `advance_clock`;
+needs `controlled_clock=True`), a crash (`kill`), a function's resource principal
 (`function_rp_env`), and the on-disk paths of objects and run logs.
 
 The service is `python -m notebook_launcher serve` in its own process, reached over HTTP
@@ -62,6 +63,7 @@ class EmbeddedService:
         concurrency: int | None = None,
         fault_injection: bool = False,
         runtime_minute_seconds: float | None = None,
+        controlled_clock: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.layout = DataDir(self.data_dir)
@@ -69,6 +71,7 @@ class EmbeddedService:
         self.concurrency = concurrency
         self.fault_injection = fault_injection
         self.runtime_minute_seconds = runtime_minute_seconds
+        self.controlled_clock = controlled_clock
         self._process: subprocess.Popen[bytes] | None = None
         self._info: dict[str, Any] | None = None
         self._identity: LocalIdentity | None = None
@@ -98,6 +101,8 @@ class EmbeddedService:
             command.append("--fault-injection")
         if self.runtime_minute_seconds is not None:
             command += ["--runtime-minute-seconds", str(self.runtime_minute_seconds)]
+        if self.controlled_clock:
+            command.append("--controlled-clock")
         return command
 
     def start(self, timeout: float = 30) -> EmbeddedService:
@@ -325,6 +330,20 @@ class EmbeddedService:
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/_local/faults")
+
+    def clock(self) -> str:
+        """The time schedules run on (RFC 3339)."""
+        return str(self._call("GET", "/_local/clock").json()["time"])
+
+    def set_clock(self, moment: str) -> str:
+        """Move the controlled clock to `moment` (RFC 3339); returns once the schedules then
+        due have fired. Needs `controlled_clock=True`."""
+        return str(self._call("POST", "/_local/clock", json={"time": moment}).json()["time"])
+
+    def advance_clock(self, seconds: float) -> str:
+        """Move the controlled clock forward by `seconds` (see `set_clock`)."""
+        body = {"advanceSeconds": seconds}
+        return str(self._call("POST", "/_local/clock", json=body).json()["time"])
 
     def logs(self, run_id: str, offset: int = 0) -> str:
         """A run's combined stdout and stderr so far."""

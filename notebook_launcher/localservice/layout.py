@@ -8,7 +8,9 @@ agree on them:
                      "namespace"}); removed on a clean stop
       service.lock   held for the life of the process: one service per data dir
       service.log    the service process's own output (when `EmbeddedService` starts it)
-      service.db     records: projects, jobs, job runs, artifacts' metadata, retry tokens
+      service.db     records: projects, jobs, job runs, schedules, artifacts' metadata, retry
+                     tokens
+      clock.json     the controlled clock's time (`serve --controlled-clock`, tests only)
       oci/           the service's identity: OCI config, API key, session-token signing key
       artifacts/     job artifacts, `<job id>.bin`
       uploads/       request bodies being streamed in (emptied at start)
@@ -55,6 +57,10 @@ class DataDir:
     @property
     def database(self) -> Path:
         return self.root / "service.db"
+
+    @property
+    def clock_file(self) -> Path:
+        return self.root / "clock.json"
 
     @property
     def oci_dir(self) -> Path:

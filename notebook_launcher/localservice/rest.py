@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from notebook_launcher.localservice import validation
+from notebook_launcher.localservice.clock import Clock, SystemClock
 from notebook_launcher.localservice.errors import (
     CannotParseRequestError,
     InvalidParameterError,
@@ -58,13 +59,36 @@ class Operation(Generic[Backend]):
         return (self.path, *self.also)
 
 
+class BackgroundWork:
+    """Work backends do beside their operations (a scheduler's thread): each registers a
+    start and a stop while it is built; the server starts them once the executor has
+    settled the runs a previous process left, and stops them before the executor."""
+
+    def __init__(self) -> None:
+        self._tasks: list[tuple[Callable[[], None], Callable[[], None]]] = []
+
+    def add(self, start: Callable[[], None], stop: Callable[[], None]) -> None:
+        self._tasks.append((start, stop))
+
+    def start(self) -> None:
+        for start, _ in self._tasks:
+            start()
+
+    def stop(self) -> None:
+        for _, stop in reversed(self._tasks):
+            stop()
+
+
 @dataclass(frozen=True)
 class ServiceContext:
-    """What a service's backend is built from: the data dir, its records and the executor."""
+    """What a service's backend is built from: the data dir, its records, the executor, the
+    clock schedules run on, and where background work is registered."""
 
     layout: DataDir
     store: Store
     executor: Executor
+    clock: Clock = field(default_factory=SystemClock)
+    background: BackgroundWork = field(default_factory=BackgroundWork)
 
 
 @dataclass(frozen=True)

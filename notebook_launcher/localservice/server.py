@@ -25,6 +25,7 @@ from typing import Any
 import uvicorn
 
 from notebook_launcher.localservice.app import Monitoring, create_app
+from notebook_launcher.localservice.clock import Clock, ControlledClock, SystemClock
 from notebook_launcher.localservice.executor import Executor, ExecutorSettings
 from notebook_launcher.localservice.faults import CallStats, FaultInjector
 from notebook_launcher.localservice.http_protocol import BoundedHeadProtocol
@@ -48,6 +49,7 @@ class ServiceSettings:
     concurrency: int = os.cpu_count() or 1
     fault_injection: bool = False
     runtime_minute_seconds: float = 60.0
+    controlled_clock: bool = False
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -133,8 +135,12 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
         ),
         layout.artifact_path,
     )
+    clock: Clock = (
+        ControlledClock(layout.clock_file) if settings.controlled_clock else SystemClock()
+    )
+    context = ServiceContext(layout=layout, store=store, executor=executor, clock=clock)
     app = create_app(
-        ServiceContext(layout=layout, store=store, executor=executor),
+        context,
         SignatureVerifier(identity),
         Monitoring(
             stats=CallStats(),
@@ -160,6 +166,7 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
     )
     server = _Server(config, on_started)
     executor.start()
+    context.background.start()  # after the executor has re-queued the runs left ACCEPTED
     # uvicorn re-raises the signal that stopped it once it is done; a no-op handler lets
     # the clean-up below run and the process exit normally.
     previous = _quiet_stop_signals()
@@ -167,6 +174,7 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
         server.run(sockets=[sock])
     finally:
         service_file.unlink(missing_ok=True)
+        context.background.stop()
         executor.shutdown()
         store.close()
         sock.close()

@@ -1,5 +1,5 @@
 """Durable records of the local service: projects, jobs, job runs, pipelines, pipeline runs,
-artifacts, retry tokens.
+schedules, artifacts, retry tokens.
 
 SQLite in WAL mode holds the records; artifacts, logs and objects live as files beside it.
 Every change commits before the HTTP answer, so a killed service (even kill -9) loses no
@@ -66,7 +66,8 @@ JOBS = Kind("jobs", "timeCreated")
 JOB_RUNS = Kind("job_runs", "timeAccepted")
 PIPELINES = Kind("pipelines", "timeCreated")
 PIPELINE_RUNS = Kind("pipeline_runs", "timeAccepted")
-KINDS = (PROJECTS, JOBS, JOB_RUNS, PIPELINES, PIPELINE_RUNS)
+SCHEDULES = Kind("schedules", "timeCreated")
+KINDS = (PROJECTS, JOBS, JOB_RUNS, PIPELINES, PIPELINE_RUNS, SCHEDULES)
 
 # document field -> column, for the columns lists filter on
 _COLUMNS = {

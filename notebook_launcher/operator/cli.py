@@ -28,6 +28,10 @@ from notebook_launcher.operator import policies as policy_templates
     help="Name of the dynamic group of job runs.",
 )
 @click.option(
+    "--schedule-dynamic-group",
+    help="Name of the dynamic group of Data Science schedules (prints their statements).",
+)
+@click.option(
     "--fallback",
     is_flag=True,
     help="Print the family-level fallback statements instead of the narrow ones.",
@@ -56,6 +60,7 @@ def policies(
     conda_bucket: str | None,
     log_group_id: str | None,
     dynamic_group: str | None,
+    schedule_dynamic_group: str | None,
     fallback: bool,
     sections: tuple[str, ...],
     output_format: str,
@@ -76,6 +81,7 @@ def policies(
         "conda_bucket": conda_bucket,
         "log_group_id": log_group_id,
         "dynamic_group": dynamic_group,
+        "schedule_dynamic_group": schedule_dynamic_group,
     }
     values = {k: v for k, v in given.items() if v is not None}
     try:

@@ -135,6 +135,12 @@ PLACEHOLDERS: dict[str, Placeholder] = {
             re.compile(r"[A-Za-z0-9._-]{1,100}"),
             default="notebook-launcher-job-runs",
         ),
+        Placeholder(
+            "schedule_dynamic_group",
+            "--schedule-dynamic-group",
+            "name of the dynamic group of Data Science schedules",
+            re.compile(r"[A-Za-z0-9._-]{1,100}"),
+        ),
     )
 }
 
@@ -186,6 +192,19 @@ SECTIONS: tuple[Section, ...] = (
         "conda-packs",
         "Published conda packs for the job runs (dynamic group {dynamic_group})",
         "conda-packs.template",
+        optional=True,
+    ),
+    Section(
+        "schedules-dynamic-group",
+        "Dynamic group {schedule_dynamic_group}: matching rule",
+        "schedules.dynamic-group.template",
+        kind="matching-rules",
+        optional=True,
+    ),
+    Section(
+        "schedules",
+        "Data Science schedules (dynamic group {schedule_dynamic_group})",
+        "schedules.template",
         optional=True,
     ),
     Section("subnet", "Custom subnet for job runs", "subnet.template"),
@@ -351,7 +370,8 @@ def render(
     templates = []
     for section in select_sections(fallback=fallback, only=only):
         template = load_template(section, templates_dir)
-        if section.optional and only is None and not template.placeholders <= set(filled):
+        needed = template.placeholders | set(_PLACEHOLDER_RE.findall(section.title))
+        if section.optional and only is None and not needed <= set(filled):
             continue
         templates.append(template)
     missing: dict[str, list[str]] = {}
@@ -486,8 +506,18 @@ PRINCIPAL_TYPES = frozenset(
         "datasciencenotebooksession",
         "datasciencemodeldeployment",
         "datasciencepipelinerun",
+        # https://docs.oracle.com/en-us/iaas/Content/data-science/using/scheduler-policies.htm
+        "datascienceschedule",
     }
 )
+
+# Permissions a statement may grant by name (`to {PERMISSION, ...}`), with no resource type:
+# the Data Science scheduler policies page (above) documents these for schedules.
+PERMISSIONS = frozenset(
+    {"DATA_SCIENCE_PROJECT_READ", "DATA_SCIENCE_JOB_READ", "DATA_SCIENCE_JOB_RUN_CREATE"}
+)
+# Variables documented for permission statements: the schedule's target (a job) on that page.
+PERMISSION_VARIABLES = frozenset({"request.principal.scheduletarget_id"})
 
 # Dynamic-group matching rule variables:
 # https://docs.oracle.com/iaas/Content/Identity/Tasks/managingdynamicgroups.htm
@@ -536,6 +566,8 @@ def _top_level_all(node: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _variable_allowed(variable: str, resource_type: str) -> bool:
     name = variable.lower()
+    if resource_type == "permissions" and name in PERMISSION_VARIABLES:
+        return True
     if name in GENERAL_VARIABLES or name.startswith(GENERAL_VARIABLE_PREFIXES):
         return True
     if name in SERVICE_VARIABLES:
@@ -568,14 +600,25 @@ def validate_statement(text: str) -> None:
 
     actions = statement.get("actions", {})
     verbs = actions.get("values", [])
-    if actions.get("type") != "verbs" or not verbs:
+    resources = statement.get("resources", {})
+    resource_type = (resources.get("values") or ["?"])[0]
+    # `to {PERMISSION, ...} in ...` parses as permissions with no resource type; a stray word
+    # before a resource type (`to frobnicate jobs`) parses as permissions too: a bad verb.
+    by_permission = actions.get("type") == "permissions" and resources.get("type") == "unknown"
+    if by_permission:
+        if bad := sorted(v.upper() for v in verbs if v.upper() not in PERMISSIONS):
+            problems.append(f"undocumented permission {bad}")
+        if not verbs:
+            problems.append("expected permissions, got none")
+        resource_type = "permissions"
+    elif actions.get("type") != "verbs" or not verbs:
         problems.append(f"expected a verb ({', '.join(sorted(VERBS))}), got {verbs or 'none'}")
     elif bad := [v for v in verbs if v not in VERBS]:
         problems.append(f"unknown verb {bad}")
 
-    resources = statement.get("resources", {})
-    resource_type = (resources.get("values") or ["?"])[0]
-    if resources.get("type") != "specific":
+    if by_permission:
+        pass  # a permission statement names no resource type
+    elif resources.get("type") != "specific":
         problems.append(f"expected one resource type, got {resources.get('type')!r}")
     elif resource_type not in ALL_RESOURCE_TYPES:
         problems.append(f"undocumented resource type {resource_type!r}")

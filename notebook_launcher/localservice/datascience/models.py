@@ -93,6 +93,20 @@ _SUMMARY_FIELDS = {
         "freeformTags",
         "definedTags",
     ),
+    "schedules": (
+        "id",
+        "displayName",
+        "compartmentId",
+        "projectId",
+        "trigger",
+        "timeCreated",
+        "timeUpdated",
+        "createdBy",
+        "lifecycleState",
+        "freeformTags",
+        "definedTags",
+        "systemTags",
+    ),
     "job_runs": (
         "id",
         "timeAccepted",
@@ -118,6 +132,15 @@ class RunScheduler(Protocol):
     def submit(self, run_id: str) -> None: ...
 
     def cancel(self, run_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class JobRunRequest:
+    """A checked CreateJobRunDetails: the body, its digest, and what inserts the run."""
+
+    details: Document
+    request_hash: str
+    build: Callable[[Transaction], Document]
 
 
 @dataclass(frozen=True)
@@ -152,6 +175,27 @@ def _default_name(prefix: str) -> str:
     return f"{prefix}{utc_now().strftime('%Y%m%d%H%M%S')}"
 
 
+def _create_in(
+    tx: Transaction,
+    operation: str,
+    kind: Kind,
+    retry_token: str | None,
+    request_hash: str,
+    build: Callable[[Transaction], Document],
+) -> tuple[Record, bool]:
+    """Inside `tx`: replay a live retry token's resource, or insert what `build` makes."""
+    if retry_token:
+        previous = tx.check_retry_token(operation, retry_token, request_hash)
+        if previous is not None:
+            record = tx.get(kind, previous)
+            if record is not None:
+                return record, False
+    record = tx.insert(kind, build(tx))
+    if retry_token:
+        tx.save_retry_token(operation, retry_token, request_hash, record.id)
+    return record, True
+
+
 class DataScience:
     """Projects, jobs, job artifacts and job runs kept in a `Store`."""
 
@@ -173,17 +217,10 @@ class DataScience:
     ) -> tuple[Record, bool]:
         """Insert what `build` makes, or replay a retry; (record, created)."""
         with self._store.transaction() as tx:
-            if retry_token:
-                previous = tx.check_retry_token(operation, retry_token, request_hash)
-                if previous is not None:
-                    record = tx.get(kind, previous)
-                    if record is not None:
-                        return record, False
-            record = tx.insert(kind, build(tx))
-            if retry_token:
-                tx.save_retry_token(operation, retry_token, request_hash, record.id)
-        logger.info("%s created %s", operation, record.id)
-        return record, True
+            record, created = _create_in(tx, operation, kind, retry_token, request_hash, build)
+        if created:
+            logger.info("%s created %s", operation, record.id)
+        return record, created
 
     def _get(self, kind: Kind, resource_id: str, *resource_types: str) -> Record:
         if not is_ocid(resource_id, *resource_types):
@@ -230,6 +267,22 @@ class DataScience:
             [summary(kind, r.doc) for r in page.records],
             None if page.next_offset is None else _page_token(page.next_offset),
         )
+
+    def list_records(
+        self,
+        kind: Kind,
+        query: Mapping[str, str],
+        filter_fields: tuple[str, ...],
+        states: tuple[str, ...],
+        deleted_state: str,
+    ) -> ListResult:
+        """A List* of any Data Science kind (schedules/ lists through it): OCI's filters,
+        sorting and paging, summaries out."""
+        return self._list(kind, query, filter_fields, states, deleted_state)
+
+    def require_project(self, tx: Transaction, project_id: str) -> Record:
+        """The ACTIVE project a request body names, else 400 RelatedResource..."""
+        return self._require_project(tx, project_id)
 
     # ----------------------------------------------------------------- projects
 
@@ -502,6 +555,28 @@ class DataScience:
     def create_job_run(
         self, body: object, principal_id: str, retry_token: str | None
     ) -> tuple[Record, bool]:
+        request = self.job_run_request(body, principal_id)
+        record, created = self._create(
+            "CreateJobRun", JOB_RUNS, retry_token, request.request_hash, request.build
+        )
+        if created:
+            self._scheduler.submit(record.id)
+        return record, created
+
+    def create_job_run_in(
+        self, tx: Transaction, request: JobRunRequest, retry_token: str | None
+    ) -> tuple[Record, bool]:
+        """CreateJobRun inside the caller's transaction (a schedule commits the run it makes
+        with its own bookkeeping); the caller calls `submit_job_run` once committed."""
+        return _create_in(
+            tx, "CreateJobRun", JOB_RUNS, retry_token, request.request_hash, request.build
+        )
+
+    def submit_job_run(self, run_id: str) -> None:
+        self._scheduler.submit(run_id)
+
+    def job_run_request(self, body: object, principal_id: str) -> JobRunRequest:
+        """A CreateJobRunDetails body checked (400s name the field), ready to insert."""
         details = validation.as_object(body)
         project_id = validation.ocid(details, "projectId", PROJECT)
         compartment = validation.compartment(details)
@@ -566,12 +641,7 @@ class DataScience:
                 doc["logDetails"] = log_details
             return doc
 
-        record, created = self._create(
-            "CreateJobRun", JOB_RUNS, retry_token, body_hash(details), build
-        )
-        if created:
-            self._scheduler.submit(record.id)
-        return record, created
+        return JobRunRequest(details, body_hash(details), build)
 
     def get_job_run(self, run_id: str) -> Record:
         return self._get(JOB_RUNS, run_id, JOB_RUN)

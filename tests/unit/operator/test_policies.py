@@ -466,3 +466,60 @@ def test_function_reads_and_lists_only_the_notebook_bucket() -> None:
     assert f"target.bucket.name='{VALUES['output_bucket']}'" in on_output
     assert "request.permission='OBJECT_READ'}" in on_output and "INSPECT" not in on_output
     assert [s.text for s in sections["function"].statements if " objects " in s.text] == objects
+
+
+# --- schedules ------------------------------------------------------------------------------
+
+
+def test_schedule_sections_render_the_documented_principal_and_permissions() -> None:
+    sections = _by_name(p.render({**VALUES, "schedule_dynamic_group": "nl-schedules"}))
+    [rule] = sections["schedules-dynamic-group"].statements
+    assert rule.text == (
+        f"ALL {{resource.type='datascienceschedule', resource.compartment.id='{COMPARTMENT_ID}'}}"
+    )
+    creates, logs = (_parse(s.text) for s in sections["schedules"].statements)
+    assert creates["subject"]["values"][0]["label"] == "nl-schedules"
+    assert creates["actions"] == {
+        "type": "permissions",
+        "values": [
+            "data_science_project_read",
+            "data_science_job_read",
+            "data_science_job_run_create",
+        ],
+    }
+    assert creates["location"] == {"type": "compartment_name", "values": ["notebooks-prod"]}
+    assert logs["resources"]["values"] == ["log-content"]
+    assert _conditions(logs) == {"target.loggroup.id": LOG_GROUP_ID}
+
+
+def test_schedule_sections_are_printed_only_when_their_group_is_given() -> None:
+    assert "schedules" not in _by_name(p.render(VALUES))
+    only = p.render({**VALUES, "schedule_dynamic_group": "g"}, only=["schedules"])
+    assert [s.name for s in only] == ["schedules"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "problem"),
+    [
+        ("allow dynamic-group g to {DATA_SCIENCE_JOB_DELETE} in compartment c", "permission"),
+        (
+            "allow dynamic-group g to {DATA_SCIENCE_JOB_READ} in compartment c"
+            " where request.principal.nonsense='x'",
+            "not documented",
+        ),
+    ],
+)
+def test_permission_statements_are_checked(statement: str, problem: str) -> None:
+    with pytest.raises(p.InvalidStatementError, match=problem):
+        p.validate_statement(statement)
+
+
+def test_the_documented_schedule_target_condition_is_accepted() -> None:
+    p.validate_statement(
+        "allow dynamic-group g to {DATA_SCIENCE_PROJECT_READ, DATA_SCIENCE_JOB_READ,"
+        " DATA_SCIENCE_JOB_RUN_CREATE} in compartment c"
+        " where request.principal.scheduleTarget_id = 'ocid1.datasciencejob.oc1.iad.aaaa'"
+    )
+    p.validate_matching_rule(
+        "ALL {resource.type='datascienceschedule', resource.compartment.id='x'}"
+    )

@@ -1,0 +1,109 @@
+"""What a schedule's fire does: one `Action` per `httpActionType`, looked up in `ACTIONS`.
+
+Each action checks its details when the schedule is stored (the same checks as the API
+operation it performs, 400s naming the field under `action.actionDetails`), and on a fire
+performs that operation through the same backend as the API, inside the scheduler's
+transaction, with a retry token the fire derives from the schedule and its fire time. Adding
+pipeline runs is one more entry here (CREATE_PIPELINE_RUN → the pipelines backend's
+CreatePipelineRun).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from notebook_launcher.localservice import validation
+from notebook_launcher.localservice.datascience.models import DataScience
+from notebook_launcher.localservice.errors import ServiceError
+from notebook_launcher.localservice.rest import ServiceContext
+from notebook_launcher.localservice.store import Transaction
+
+CREATE_JOB_RUN = "CREATE_JOB_RUN"
+CREATE_PIPELINE_RUN = "CREATE_PIPELINE_RUN"
+INVOKE_ML_APPLICATION_PROVIDER_TRIGGER = "INVOKE_ML_APPLICATION_PROVIDER_TRIGGER"
+HTTP_ACTION_TYPES = (
+    CREATE_JOB_RUN,
+    CREATE_PIPELINE_RUN,
+    INVOKE_ML_APPLICATION_PROVIDER_TRIGGER,
+)
+_PREFIX = "action.actionDetails"
+
+
+@dataclass(frozen=True)
+class Fired:
+    """What a fire made: the resource's id, its kind in words, whether it is new."""
+
+    resource_id: str
+    kind: str
+    created: bool
+
+
+class Action(Protocol):
+    """One `httpActionType`."""
+
+    def check(self, details: Mapping[str, Any], principal_id: str) -> dict[str, Any]:
+        """The action details to store, or a 400 naming the field."""
+        ...
+
+    def verify(self, tx: Transaction, details: Mapping[str, Any], principal_id: str) -> None:
+        """Inside the create's transaction: what the details name exists (else a 400)."""
+        ...
+
+    def perform(
+        self, tx: Transaction, details: Mapping[str, Any], principal_id: str, retry_token: str
+    ) -> Fired:
+        """Make the run inside `tx` (raises the operation's own ServiceErrors)."""
+        ...
+
+    def submit(self, fired: Fired) -> None:
+        """Start what `perform` made, once the transaction is committed."""
+        ...
+
+
+class CreateJobRunAction:
+    """CREATE_JOB_RUN: `createJobRunDetails` is a CreateJobRunDetails, performed as
+    CreateJobRun by the Data Science backend (created by the schedule's principal)."""
+
+    def __init__(self, datascience: DataScience) -> None:
+        self._ds = datascience
+
+    def check(self, details: Mapping[str, Any], principal_id: str) -> dict[str, Any]:
+        name = f"{_PREFIX}.createJobRunDetails"
+        run = validation.as_object(
+            validation.required(details, "createJobRunDetails", _PREFIX), name
+        )
+        try:
+            request = self._ds.job_run_request(run, principal_id)
+        except ServiceError as exc:
+            raise type(exc)(f"{name}: {exc.message}") from None
+        return {"httpActionType": CREATE_JOB_RUN, "createJobRunDetails": request.details}
+
+    def verify(self, tx: Transaction, details: Mapping[str, Any], principal_id: str) -> None:
+        # CreateJobRun's own checks of what the body names (the project ACTIVE, the job
+        # ACTIVE), without inserting: a schedule that could never fire is not stored.
+        request = self._ds.job_run_request(details["createJobRunDetails"], principal_id)
+        try:
+            request.build(tx)
+        except ServiceError as exc:
+            raise type(exc)(f"{_PREFIX}.createJobRunDetails: {exc.message}") from None
+
+    def perform(
+        self, tx: Transaction, details: Mapping[str, Any], principal_id: str, retry_token: str
+    ) -> Fired:
+        request = self._ds.job_run_request(details["createJobRunDetails"], principal_id)
+        record, created = self._ds.create_job_run_in(tx, request, retry_token)
+        return Fired(record.id, "job run", created)
+
+    def submit(self, fired: Fired) -> None:
+        self._ds.submit_job_run(fired.resource_id)
+
+
+def build_actions(context: ServiceContext) -> dict[str, Action]:
+    """The actions this service can perform; the other HTTP action types are refused."""
+    datascience = DataScience(context.store, context.layout.artifacts, context.executor)
+    builders: dict[str, Callable[[], Action]] = {
+        CREATE_JOB_RUN: lambda: CreateJobRunAction(datascience),
+    }
+    return {name: build() for name, build in builders.items()}
