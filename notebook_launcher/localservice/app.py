@@ -62,6 +62,7 @@ from notebook_launcher.localservice.identity import (
 )
 from notebook_launcher.localservice.objectstorage import ObjectInfo, ObjectStore
 from notebook_launcher.localservice.store import Record
+from notebook_launcher.localservice.ui import Console, ConsoleGate
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class ServiceComponents:
     namespace: str
     log_path: Callable[[str], Path]
     uploads_dir: Path
+    console: Console | None = None  # the web console at /ui (its own token auth)
 
 
 # --------------------------------------------------------------------------- responses
@@ -667,6 +669,7 @@ def create_app(components: ServiceComponents) -> Starlette:
         routes=_exact(routes),
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(ConsoleGate, console=components.console),  # only /ui, /ui/...
             Middleware(
                 SignatureMiddleware,
                 verifier=components.verifier,
