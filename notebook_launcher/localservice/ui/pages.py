@@ -18,7 +18,7 @@ import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -59,15 +59,18 @@ CONSOLE_CSP = (
 )
 UNTRUSTED_CSP = (
     "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
-    "form-action 'none'; base-uri 'none'; frame-ancestors 'self'"
+    "form-action 'none'; base-uri 'none'; frame-ancestors {origin}"
 )
 COMMON_HEADERS = {
     "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer a form post says `Origin: null`
+    "referrer-policy": "same-origin",
     "cache-control": "no-store",
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",
 }
+
+MAX_FORM_BYTES = 16 * 1024  # the console's forms carry a CSRF token and nothing else
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -185,9 +188,14 @@ class Console:
 
     async def _checked_post(self, request: Request) -> None:
         """Refuse a post that is not from the console's own form (403)."""
-        form = await request.form()
-        candidate = form.get(CSRF_FIELD)
-        if not isinstance(candidate, str) or not self.auth.csrf_matches(candidate):
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_FORM_BYTES:
+                raise _Forbidden(f"the form is larger than {MAX_FORM_BYTES} bytes")
+        form = parse_qs(body.decode("latin-1"), max_num_fields=10)
+        candidate = (form.get(CSRF_FIELD) or [""])[0]
+        if not self.auth.csrf_matches(candidate):
             raise _Forbidden("the form's CSRF token is missing or wrong: reload the page")
 
     def _run_filter(self, request: Request) -> RunFilter:
@@ -284,7 +292,7 @@ class Console:
             headers={
                 "content-disposition": "attachment; filename*=UTF-8''"
                 + quote(Path(name).name, safe=""),
-                "content-security-policy": UNTRUSTED_CSP,
+                "content-security-policy": _untrusted_csp(request),
             },
         )
 
@@ -293,7 +301,7 @@ class Console:
         page = await run_in_threadpool(self.sources.notebook_page, run)
         if page is None:
             raise NotFoundError("The run left no executed notebook.")
-        return HTMLResponse(page, headers={"content-security-policy": UNTRUSTED_CSP})
+        return HTMLResponse(page, headers={"content-security-policy": _untrusted_csp(request)})
 
     async def jobs_page(self, request: Request) -> Response:
         jobs = self.sources.jobs()
@@ -363,6 +371,12 @@ class Console:
                 "logOffset": next_offset,
             }
         )
+
+
+def _untrusted_csp(request: Request) -> str:
+    """The untrusted content's CSP; framed only by the console's own pages (named by their
+    origin: in a sandboxed document 'self' would be the opaque origin, matching nothing)."""
+    return UNTRUSTED_CSP.format(origin=f"{request.url.scheme}://{request.url.netloc}")
 
 
 class _Forbidden(ServiceError):

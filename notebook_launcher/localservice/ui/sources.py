@@ -436,20 +436,25 @@ class ConsoleSources:
             content = self._read(outputs.folder, outputs.html, NOTEBOOK_MAX_BYTES)
             if content is not None:
                 return content.decode("utf-8", errors="replace")
-        notebook = self._notebook_json(outputs.folder, outputs.notebook)
-        if notebook is None:
+        if outputs.notebook is None:
             return None
-        return render_notebook(notebook)
+        content = self._read(outputs.folder, outputs.notebook, NOTEBOOK_MAX_BYTES)
+        if content is None:
+            return None
+        return render_notebook(content)
 
 
-def render_notebook(notebook: Document) -> str:
-    """An executed notebook as a standalone HTML page (nbconvert's lab template)."""
+def render_notebook(content: bytes) -> str:
+    """An executed notebook (its file's bytes) as a standalone HTML page, with nbconvert's
+    lab template; a page saying why when the file is not a notebook."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    node = nbformat.from_dict(notebook)
-    exporter = HTMLExporter(template_name="lab")
-    body, _ = exporter.from_notebook_node(node)
+    try:
+        node = nbformat.reads(content.decode("utf-8", errors="replace"), as_version=4)
+        body, _ = HTMLExporter(template_name="lab").from_notebook_node(node)
+    except Exception as exc:  # noqa: BLE001 (any unreadable file: say so, do not fail)
+        return f"<p>The executed notebook could not be rendered ({type(exc).__name__}).</p>"
     return str(body)
 
 
