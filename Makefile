@@ -6,13 +6,16 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= .local-ds
 PORT ?= 8765
 
-.PHONY: install check test test-unit test-functional demo serve bench clean
+.PHONY: install check test test-unit test-functional demo serve bench screenshots clean
 
 install: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# the browser the console's tests drive (Debian's; Playwright downloads nothing)
+	command -v chromium || (apt-get update && apt-get install -y chromium) \
+		|| echo "chromium could not be installed: the console's browser tests will be skipped"
 	touch $(STAMP)
 
 check: $(STAMP)
@@ -27,13 +30,16 @@ test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
 demo: $(STAMP)
-	$(PY) -m notebook_launcher demo
+	$(PY) -m notebook_launcher demo $(DEMO_ARGS)
 
 serve: $(STAMP)
 	$(PY) -m notebook_launcher serve --data-dir $(DATA_DIR) --port $(PORT)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+screenshots: $(STAMP)
+	$(PY) -m tests.functional.ui.screenshots docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(DATA_DIR)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
 import click
+from rich.text import Text
 
 from notebook_launcher.console.errors import ConsoleError, ExitCode, TargetUnavailableError
 from notebook_launcher.console.follow import follow_run, make_display, print_outcome, run_output
@@ -80,9 +82,17 @@ def _sigterm_as_exit() -> Iterator[None]:
     show_default=True,
     help="Seconds between polls of the run.",
 )
-def demo(data_dir: Path, request_path: Path, timeout: float, interval: float) -> None:
+@click.option(
+    "--keep-serving",
+    is_flag=True,
+    help="After the run, keep the service (and the run's web page) up until Ctrl-C.",
+)
+def demo(
+    data_dir: Path, request_path: Path, timeout: float, interval: float, keep_serving: bool
+) -> None:
     """Start the local service, launch the example notebook through the function, follow the
-    run to its end, and show where the executed notebook is. Exits 0 only on SUCCEEDED."""
+    run to its end, and show where the executed notebook is and the run's web page. Exits 0
+    only on SUCCEEDED."""
     from notebook_launcher.localservice.embedded import EmbeddedService, EmbeddedServiceError
 
     configure_logging()
@@ -115,6 +125,8 @@ def demo(data_dir: Path, request_path: Path, timeout: float, interval: float) ->
                 if answer.is_error:
                     raise ConsoleError("the function answered an error; nothing was launched")
                 run_id = str(answer.body["id"])
+                page = service.console_page(f"runs/{run_id}")
+                say(progress, f"the run's page in the web console: {page}")
                 run = follow_run(
                     target,
                     run_id,
@@ -125,6 +137,13 @@ def demo(data_dir: Path, request_path: Path, timeout: float, interval: float) ->
                 output = run_output(target, run)
                 print_outcome(results, target, run, output)
                 show_report_after_wait(results, target, run, output)
+                results.print(Text.assemble((f"{'run page':<14}", "dim"), page), soft_wrap=True)
+                if keep_serving:
+                    say(progress, "serving the web console until Ctrl-C …")
+                    while service.running:
+                        time.sleep(0.5)
+                else:
+                    say(progress, "(the page is served while the service runs: --keep-serving)")
             finally:
                 say(progress, "stopping the local service …")
                 service.stop()

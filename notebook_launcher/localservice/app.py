@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +43,7 @@ from notebook_launcher.localservice.rest import (
     error_response,
 )
 from notebook_launcher.localservice.schedules import urls as schedules
+from notebook_launcher.localservice.ui import Console, ConsoleGate
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,16 @@ def create_app(
     verifier: SignatureVerifier,
     monitoring: Monitoring,
     services: Sequence[ServiceSpec[Any]] = SERVICES,
+    console: Callable[[Mapping[str, Any]], Console] | None = None,
 ) -> Starlette:
-    """The Starlette app serving one data dir's services."""
+    """The Starlette app serving one data dir's services; `console`, given the services' backends
+    by name, makes the web console served at /ui (its own token auth, before the signature
+    check). The app's `state.console` is that console (or None)."""
     routes: list[BaseRoute] = []
     names: set[str] = set()
+    backends: dict[str, Any] = {}
     for service in services:
-        backend = service.build(context)
+        backend = backends[service.name] = service.build(context)
         for operation in service.operations:
             names.add(operation.name)
             endpoint = _endpoint(operation, backend, monitoring)
@@ -87,10 +92,12 @@ def create_app(
         context.clock if isinstance(context.clock, ControlledClock) else None,
     )
     routes += developer.routes()
-    return Starlette(
+    web_console = console(backends) if console is not None else None
+    app = Starlette(
         routes=_exact(routes),
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(ConsoleGate, console=web_console),  # only /ui, /ui/...
             Middleware(SignatureMiddleware, verifier=verifier, uploads_dir=context.layout.uploads),
         ],
         exception_handlers={
@@ -98,6 +105,8 @@ def create_app(
             HTTPException: _on_http_error,
         },
     )
+    app.state.console = web_console
+    return app
 
 
 def _endpoint(

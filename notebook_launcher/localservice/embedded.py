@@ -213,6 +213,16 @@ class EmbeddedService:
         return str(self._started_info()["endpoint"])
 
     @property
+    def console_url(self) -> str:
+        """The web console's address with its token (`/ui/?token=...`), as `serve` prints it."""
+        return str(self._started_info()["consoleUrl"])
+
+    def console_page(self, path: str) -> str:
+        """A console page's address that logs the browser in: e.g. `runs/<run id>`."""
+        token = self.console_url.partition("?token=")[2]
+        return f"{self.endpoint}/ui/{path}?token={token}"
+
+    @property
     def namespace(self) -> str:
         return str(self._started_info()["namespace"])
 

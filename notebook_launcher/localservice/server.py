@@ -2,7 +2,8 @@
 
 `serve` binds the socket itself (so port 0 picks any free port), builds the store, the
 executor and the app, and runs uvicorn. Once it accepts requests it writes
-`<data-dir>/service.json` ({"endpoint", "pid", "configFile", "namespace"}), which is how
+`<data-dir>/service.json` ({"endpoint", "pid", "configFile", "namespace", "consoleUrl"},
+owner-only: the console URL carries its token), which is how
 `EmbeddedService` and other tools find it; a clean shutdown removes the file and stops the
 runs in progress (they fail: the service stopped during the run).
 """
@@ -35,6 +36,7 @@ from notebook_launcher.localservice.layout import SERVICE_FILE, DataDir
 from notebook_launcher.localservice.objectstorage.models import LOCAL_NAMESPACE
 from notebook_launcher.localservice.rest import ServiceContext
 from notebook_launcher.localservice.store import Store
+from notebook_launcher.localservice.ui import Console, ConsoleSources, new_token
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +148,18 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
             stats=CallStats(),
             faults=FaultInjector() if settings.fault_injection else None,
         ),
+        console=lambda backends: Console(
+            ConsoleSources(
+                store,
+                backends["datascience"],
+                backends["objectstorage"],
+                layout.log_path,
+                identity.user_id,
+            ),
+            new_token(),
+        ),
     )
+    console: Console = app.state.console
 
     def on_started() -> None:
         info = {
@@ -154,11 +167,17 @@ def serve(settings: ServiceSettings, announce: Callable[[str], None] = print) ->
             "pid": os.getpid(),
             "configFile": str(identity.config_file),
             "namespace": LOCAL_NAMESPACE,
+            "consoleUrl": console.url(endpoint),
         }
         staged = service_file.with_name(f".{SERVICE_FILE}.tmp")
-        staged.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        # Owner-only: it holds the console's token (as Jupyter's runtime file does).
+        staged.unlink(missing_ok=True)
+        descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(json.dumps(info, indent=2) + "\n")
         os.replace(staged, service_file)
         announce(usage_text(endpoint, identity, LOCAL_NAMESPACE))
+        announce(f"Web console: {console.url(endpoint)}\n")
         logger.info("serving %s on %s", data_dir, endpoint)
 
     config = uvicorn.Config(

@@ -66,6 +66,9 @@ def test_demo_runs_the_example_to_succeeded_and_points_at_the_output(tmp_path: P
         f"summary = {json.dumps(summary, sort_keys=True)}",
     ]
     assert Path(rows["html"]) == on_disk / "sales-report.html" and Path(rows["html"]).is_file()
+    assert rows["run page"].startswith("http://127.0.0.1:")
+    assert "/ui/runs/ocid1.datasciencejobrun." in rows["run page"]
+    assert "?token=" in rows["run page"]
     assert "the function answered 200" in done.stderr
     assert "stopping the local service" in done.stderr
     assert not (data_dir / "service.json").exists()  # the service it started has stopped

@@ -246,7 +246,11 @@ def test_service_json_describes_the_running_service(private_service: EmbeddedSer
         "pid": private_service.pid,
         "configFile": str(private_service.config_file),
         "namespace": private_service.namespace,
+        "consoleUrl": private_service.console_url,
     }
+    assert info["consoleUrl"].startswith(f"{private_service.endpoint}/ui/?token=")
+    # owner-only: the console URL carries its token
+    assert (private_service.data_dir / "service.json").stat().st_mode & 0o077 == 0
     config = oci.config.from_file(info["configFile"])
     oci.config.validate_config(config)
     assert info["endpoint"].startswith("http://127.0.0.1:")
