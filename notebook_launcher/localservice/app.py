@@ -77,7 +77,7 @@ def create_app(
         context.layout, context.store, monitoring.stats, monitoring.faults, frozenset(names)
     )
     routes += developer.routes()
-    return Starlette(
+    app = Starlette(
         routes=_exact(routes),
         middleware=[
             Middleware(RequestIdMiddleware),
@@ -88,6 +88,10 @@ def create_app(
             HTTPException: _on_http_error,
         },
     )
+    # No redirect from `/x` to `/x/` (or back): a client re-sending a redirected request
+    # signs a path it did not ask for; an unknown path is OCI's 404 NotFound instead.
+    app.router.redirect_slashes = False
+    return app
 
 
 def _endpoint(
