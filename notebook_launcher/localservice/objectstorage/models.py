@@ -218,13 +218,22 @@ class ObjectStore:
     """Objects kept as plain files, their OCI attributes in a small SQLite database."""
 
     def __init__(
-        self, root: Path, database: Path, uploads: Path, namespace: str = LOCAL_NAMESPACE
+        self,
+        root: Path,
+        database: Path | None = None,
+        uploads: Path | None = None,
+        namespace: str = LOCAL_NAMESPACE,
     ) -> None:
+        """Objects under `root`; the database and the parts of uploads in progress default to
+        hidden entries of `root` (no namespace starts with a dot)."""
+        database = database or root / ".objectstorage.db"
+        uploads = uploads or root / ".multipart"
         self.root = root
         self.namespace = namespace  # the one GetNamespace answers
         self.uploads = uploads
         root.mkdir(parents=True, exist_ok=True)
         uploads.mkdir(parents=True, exist_ok=True)
+        database.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
