@@ -32,6 +32,7 @@ from notebook_launcher.localservice.errors import (
 )
 from notebook_launcher.localservice.faults import CallStats, FaultInjector
 from notebook_launcher.localservice.identity.signatures import SignatureVerifier
+from notebook_launcher.localservice.logging import urls as logging_service
 from notebook_launcher.localservice.middleware import RequestIdMiddleware, SignatureMiddleware
 from notebook_launcher.localservice.objectstorage import urls as objectstorage
 from notebook_launcher.localservice.rest import (
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 SERVICES: tuple[ServiceSpec[Any], ...] = (
     datascience.SERVICE,
     objectstorage.SERVICE,
+    logging_service.SERVICE,
 )
 
 

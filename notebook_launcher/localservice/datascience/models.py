@@ -112,6 +112,14 @@ _SUMMARY_FIELDS = {
 _FILENAME_RE = re.compile(r"filename\*?=(?:UTF-8'')?\"?([^\";]+)\"?", re.IGNORECASE)
 
 
+class RunLogs(Protocol):
+    """What job runs need from the Logging service: a log for a run that logs."""
+
+    def attach_run(
+        self, run_id: str, compartment: str, group_id: str, log_id: str | None, run_name: str
+    ) -> dict[str, str]: ...
+
+
 class RunScheduler(Protocol):
     """What the operations need from the executor."""
 
@@ -155,8 +163,15 @@ def _default_name(prefix: str) -> str:
 class DataScience:
     """Projects, jobs, job artifacts and job runs kept in a `Store`."""
 
-    def __init__(self, store: Store, artifacts_dir: Path, scheduler: RunScheduler) -> None:
+    def __init__(
+        self,
+        store: Store,
+        artifacts_dir: Path,
+        scheduler: RunScheduler,
+        logs: RunLogs | None = None,
+    ) -> None:
         self._store = store
+        self._logs = logs
         self._artifacts_dir = artifacts_dir
         self._scheduler = scheduler
         artifacts_dir.mkdir(parents=True, exist_ok=True)
@@ -542,8 +557,9 @@ class DataScience:
                 raise IncorrectStateError(
                     f"The job is {job.state}; a job run can be created only for an ACTIVE job."
                 )
+            run_id = new_ocid(JOB_RUN)
             doc: Document = {
-                "id": new_ocid(JOB_RUN),
+                "id": run_id,
                 "timeAccepted": now_text(),
                 "createdBy": principal_id,
                 "projectId": project_id,
@@ -561,7 +577,9 @@ class DataScience:
                 doc["jobConfigurationOverrideDetails"] = override
             if log_override is not None:
                 doc["jobLogConfigurationOverrideDetails"] = log_override
-            log_details = _log_details(job.doc.get("jobLogConfigurationDetails"), log_override)
+            log_details = self._log_details(
+                run_id, compartment, name, job.doc.get("jobLogConfigurationDetails"), log_override
+            )
             if log_details is not None:
                 doc["logDetails"] = log_details
             return doc
@@ -572,6 +590,31 @@ class DataScience:
         if created:
             self._scheduler.submit(record.id)
         return record, created
+
+    def _log_details(
+        self,
+        run_id: str,
+        compartment: str,
+        run_name: str,
+        job_config: object,
+        override: Document | None,
+    ) -> Document | None:
+        """The run's logDetails as OCI sets them: with logging enabled and a log group, the
+        log named, or with enableAutoLogCreation a log made for this run in the group."""
+        config: Document = dict(job_config) if isinstance(job_config, dict) else {}
+        if override:
+            config.update(override)
+        group, log = config.get("logGroupId"), config.get("logId")
+        if not config.get("enableLogging") or not group:
+            return None
+        if not log and not config.get("enableAutoLogCreation"):
+            raise InvalidParameterError(
+                "jobLogConfigurationDetails names a log group but no logId, and"
+                " enableAutoLogCreation is false: there is no log to write to."
+            )
+        if self._logs is None:
+            return {"logGroupId": group, "logId": log} if log else None
+        return self._logs.attach_run(run_id, compartment, str(group), log or None, run_name)
 
     def get_job_run(self, run_id: str) -> Record:
         return self._get(JOB_RUNS, run_id, JOB_RUN)
@@ -633,15 +676,6 @@ def _refuse_unsupported(details: Mapping[str, Any], *fields: str) -> None:
     for field in fields:
         if details.get(field) not in (None, []):
             raise InvalidParameterError(f"{field} is not supported by the local service.")
-
-
-def _log_details(job_config: object, override: Document | None) -> Document | None:
-    config: Document = dict(job_config) if isinstance(job_config, dict) else {}
-    if override:
-        config.update(override)
-    if config.get("enableLogging") and config.get("logGroupId") and config.get("logId"):
-        return {"logGroupId": config["logGroupId"], "logId": config["logId"]}
-    return None
 
 
 def _file_digests(path: Path) -> tuple[int, str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from notebook_launcher.localservice.datascience import responses as r
 from notebook_launcher.localservice.datascience.models import DataScience
+from notebook_launcher.localservice.logging import models as logging_models
 from notebook_launcher.localservice.rest import Operation, ServiceContext, ServiceSpec
 
 API = "/20190101"
@@ -38,7 +39,8 @@ OPERATIONS: tuple[Operation[DataScience], ...] = (
 
 
 def _backend(context: ServiceContext) -> DataScience:
-    return DataScience(context.store, context.layout.artifacts, context.executor)
+    logs = logging_models.backend(context)
+    return DataScience(context.store, context.layout.artifacts, context.executor, logs)
 
 
 SERVICE = ServiceSpec("datascience", OPERATIONS, _backend)
