@@ -230,20 +230,22 @@ class DataScience:
         if sort_order is None:
             sort_order = "DESC" if sort_by == "timeCreated" else "ASC"
         limit = _int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
-        offset = _page_offset(query.get("page"))
+        order = f"{sort_by} {sort_order}"
+        after = _page_key(query.get("page"), order)
         with self._store.transaction() as tx:
             page: Page = tx.query(
                 kind,
                 filters,
                 sort_by=sort_by,
                 descending=sort_order == "DESC",
-                offset=offset,
+                offset=0,
                 limit=limit,
                 exclude_states=(deleted_state,),
+                after=after,
             )
         return ListResult(
             [summary(kind, r.doc) for r in page.records],
-            None if page.next_offset is None else _page_token(page.next_offset),
+            None if page.next_after is None else _page_token(page.next_after, order),
         )
 
     # ----------------------------------------------------------------- projects
@@ -711,19 +713,29 @@ def _int_query(
     return number
 
 
-def _page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+def _page_token(key: tuple[str, int], order: str) -> str:
+    """A keyset page token: the sort value and seq of the page's last record, and the order
+    it is valid for (a token is refused with another sortBy or sortOrder)."""
+    text = json.dumps({"order": order, "value": key[0], "seq": key[1]}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _page_offset(token: str | None) -> int:
+def _page_key(token: str | None, order: str) -> tuple[str, int] | None:
     if not token:
-        return 0
+        return None
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        offset = validation.small_integer(number) if prefix == "offset" else None
-        if offset is None:
-            raise ValueError(text)
-        return offset
+        decoded = json.loads(text)
     except ValueError:
         raise InvalidParameterError("page is not a valid page token.") from None
+    if (
+        not isinstance(decoded, dict)
+        or not isinstance(decoded.get("value"), str)
+        or type(decoded.get("seq")) is not int
+    ):
+        raise InvalidParameterError("page is not a valid page token.")
+    if decoded.get("order") != order:
+        raise InvalidParameterError(
+            "page was issued for another sortBy or sortOrder; list again from the first page."
+        )
+    return decoded["value"], decoded["seq"]
