@@ -346,6 +346,7 @@ class OciTarget(Target):
     def unreachable(self, reason: str) -> TargetUnavailableError:
         return TargetUnavailableError(f"cannot reach {self.describe()} ({reason})")
 
+
 def resolve_target(options: TargetOptions) -> Target:
     """The target the options select (see the module docstring)."""
     if options.wants_oci:

@@ -63,7 +63,8 @@ class Kind:
 PROJECTS = Kind("projects", "timeCreated")
 JOBS = Kind("jobs", "timeCreated")
 JOB_RUNS = Kind("job_runs", "timeAccepted")
-KINDS = (PROJECTS, JOBS, JOB_RUNS)
+WORK_REQUESTS = Kind("work_requests", "timeAccepted")
+KINDS = (PROJECTS, JOBS, JOB_RUNS, WORK_REQUESTS)
 
 # document field -> column, for the columns lists filter on
 _COLUMNS = {

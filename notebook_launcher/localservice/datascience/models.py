@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from notebook_launcher.localservice import lifecycle, validation
+from notebook_launcher.localservice.datascience.shapes import JOB_SHAPES
 from notebook_launcher.localservice.errors import (
     ConflictError,
     IncorrectStateError,
@@ -53,6 +54,7 @@ from notebook_launcher.localservice.store import (
     JOB_RUNS,
     JOBS,
     PROJECTS,
+    WORK_REQUESTS,
     ArtifactInfo,
     Document,
     Kind,
@@ -291,6 +293,50 @@ class DataScience:
             "DELETED",
         )
 
+    def update_project(self, project_id: str, body: object, if_match: str | None) -> Record:
+        self.get_project(project_id)
+        details = validation.as_object(body)
+        changes = _common_changes(details, description=True)
+        with self._store.transaction() as tx:
+            record = tx.get(PROJECTS, project_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state != lifecycle.PROJECT_ACTIVE:
+                raise IncorrectStateError(
+                    f"The project is {record.state}; only an ACTIVE project can be updated."
+                )
+            return tx.replace(PROJECTS, {**record.doc, **changes})
+
+    def delete_project(self, project_id: str, if_match: str | None) -> str:
+        """Delete a project that holds no job (any longer); the work request id.
+
+        A project still holding jobs is refused with 409 Conflict (not IncorrectState,
+        which the SDK's default retry strategy would retry for ten minutes)."""
+        self.get_project(project_id)
+        with self._store.transaction() as tx:
+            record = tx.get(PROJECTS, project_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state != lifecycle.PROJECT_ACTIVE:
+                raise IncorrectStateError(f"The project is already {record.state}.")
+            jobs = tx.query(
+                JOBS,
+                {"projectId": project_id},
+                sort_by="timeCreated",
+                descending=False,
+                offset=0,
+                limit=1,
+                exclude_states=(lifecycle.JOB_DELETED,),
+            ).records
+            if jobs:
+                raise ConflictError("The project still holds jobs; delete them before the project.")
+            tx.replace(PROJECTS, {**record.doc, "lifecycleState": "DELETED"})
+            return _finished_work_request(
+                tx, "PROJECT_DELETE", str(record.doc["compartmentId"]), "project", project_id
+            )
+
     def _require_project(self, tx: Transaction, project_id: str) -> Record:
         project = tx.get(PROJECTS, project_id)
         if project is None or project.state != lifecycle.PROJECT_ACTIVE:
@@ -433,8 +479,11 @@ class DataScience:
             for run in runs:
                 tx.replace(JOB_RUNS, {**run.doc, "lifecycleState": lifecycle.DELETED})
             tx.replace(JOBS, {**record.doc, "lifecycleState": lifecycle.JOB_DELETED})
+            work_request = _finished_work_request(
+                tx, "JOB_DELETE", str(record.doc["compartmentId"]), "job", job_id
+            )
         logger.info("job %s deleted with %d run(s)", job_id, len(runs))
-        return new_ocid(WORK_REQUEST)
+        return work_request
 
     # ----------------------------------------------------------------- artifacts
 
@@ -630,6 +679,86 @@ class DataScience:
             lifecycle.DELETED,
         )
 
+    def update_job_run(self, run_id: str, body: object, if_match: str | None) -> Record:
+        """UpdateJobRun: displayName and tags (UpdateJobRunDetails), in any state but DELETED."""
+        self.get_job_run(run_id)
+        details = validation.as_object(body)
+        changes = _common_changes(details, description=False)
+        with self._store.transaction() as tx:
+            record = tx.get(JOB_RUNS, run_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state == lifecycle.DELETED:
+                raise IncorrectStateError("The job run is DELETED; it cannot be updated.")
+            return tx.replace(JOB_RUNS, {**record.doc, **changes})
+
+    # ----------------------------------------------------------------- job shapes
+
+    def list_job_shapes(self, query: Mapping[str, str]) -> ListResult:
+        if not query.get("compartmentId"):
+            raise MissingParameterError("Missing parameter: compartmentId.")
+        limit = _int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
+        start = 0
+        if query.get("page"):
+            start = validation.small_integer(query["page"]) or -1
+            if not 0 < start < len(JOB_SHAPES):
+                raise InvalidParameterError("page is not a valid page token.")
+        items = [shape.summary() for shape in JOB_SHAPES[start : start + limit]]
+        more = start + limit < len(JOB_SHAPES)
+        return ListResult(items, str(start + limit) if more else None)
+
+    # ----------------------------------------------------------------- work requests
+
+    def get_work_request(self, request_id: str) -> Record:
+        return self._get(WORK_REQUESTS, request_id, WORK_REQUEST)
+
+    def list_work_requests(self, query: Mapping[str, str]) -> ListResult:
+        compartment = query.get("compartmentId")
+        if not compartment:
+            raise MissingParameterError("Missing parameter: compartmentId.")
+        limit = _int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
+        with self._store.transaction() as tx:
+            records = tx.query(
+                WORK_REQUESTS,
+                {"compartmentId": compartment, **({"id": query["id"]} if query.get("id") else {})},
+                sort_by="timeCreated",
+                descending=query.get("sortOrder", "DESC") != "ASC",
+                offset=0,
+                limit=100_000,
+            ).records
+        docs = [
+            r.doc
+            for r in records
+            if query.get("operationType") in (None, "", r.doc["operationType"])
+            and query.get("status") in (None, "", r.doc["status"])
+            and (
+                not query.get("resourceId")
+                or any(x["identifier"] == query["resourceId"] for x in r.doc["resources"])
+            )
+        ]
+        start = 0
+        if query.get("page"):
+            start = validation.small_integer(query["page"]) or -1
+            if not 0 < start < len(docs):
+                raise InvalidParameterError("page is not a valid page token.")
+        more = start + limit < len(docs)
+        return ListResult(docs[start : start + limit], str(start + limit) if more else None)
+
+    def work_request_logs(self, request_id: str) -> list[Document]:
+        doc = self.get_work_request(request_id).doc
+        resource = doc["resources"][0]
+        return [
+            {
+                "message": f"{doc['operationType']} of {resource['identifier']} succeeded.",
+                "timestamp": doc["timeFinished"],
+            }
+        ]
+
+    def work_request_errors(self, request_id: str) -> list[Document]:
+        self.get_work_request(request_id)
+        return []  # local work requests finish when they are made, and never fail
+
     def cancel_job_run(self, run_id: str, if_match: str | None) -> None:
         self.get_job_run(run_id)
         with self._store.transaction() as tx:
@@ -670,6 +799,52 @@ class DataScience:
                     f"The job run is {record.state}; only a finished job run can be deleted."
                 )
             tx.replace(JOB_RUNS, {**record.doc, "lifecycleState": lifecycle.DELETED})
+
+
+def _common_changes(details: Mapping[str, Any], *, description: bool) -> Document:
+    """The displayName, description (when the resource has one) and tags an Update sets."""
+    changes: Document = {}
+    if (name := validation.string(details, "displayName")) is not None:
+        changes["displayName"] = name
+    if description:
+        text = validation.string(details, "description", max_length=validation.MAX_DESCRIPTION)
+        if text is not None:
+            changes["description"] = text
+    if details.get("freeformTags") is not None or details.get("definedTags") is not None:
+        freeform, defined = validation.tags(details)
+        if details.get("freeformTags") is not None:
+            changes["freeformTags"] = freeform
+        if details.get("definedTags") is not None:
+            changes["definedTags"] = defined
+    return changes
+
+
+def _finished_work_request(
+    tx: Transaction, operation: str, compartment: str, entity: str, resource_id: str
+) -> str:
+    """A work request for an operation the local service finished at once: SUCCEEDED, 100 %,
+    the resource DELETED (what `*_and_wait_for_state` and `--wait-for-state` poll)."""
+    now = now_text()
+    doc: Document = {
+        "id": new_ocid(WORK_REQUEST),
+        "operationType": operation,
+        "status": "SUCCEEDED",
+        "compartmentId": compartment,
+        "percentComplete": 100.0,
+        "resources": [
+            {
+                "entityType": entity,
+                "actionType": "DELETED",
+                "identifier": resource_id,
+                "entityUri": f"/{entity}s/{resource_id}",
+            }
+        ],
+        "timeAccepted": now,
+        "timeStarted": now,
+        "timeFinished": now,
+    }
+    tx.insert(WORK_REQUESTS, doc)
+    return str(doc["id"])
 
 
 def _refuse_unsupported(details: Mapping[str, Any], *fields: str) -> None:
