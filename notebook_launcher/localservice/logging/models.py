@@ -282,8 +282,10 @@ class Logs:
         name: str,
         log_type: str,
         details: Mapping[str, Any],
+        *,
+        unique_name: bool = True,
     ) -> dict[str, Any]:
-        for log in self._logs(conn, group["id"]):
+        for log in self._logs(conn, group["id"]) if unique_name else ():
             if log["displayName"] == name:
                 raise ConflictError(f"A log named {name!r} already exists in the log group.")
         now = format_time(_now())
@@ -359,10 +361,11 @@ class Logs:
                     "INSERT INTO log_groups (id, doc) VALUES (?, ?)", (group_id, json.dumps(group))
                 )
             if log_id is None:
+                # Named after the run and its OCID: run names repeat, a run's log is its own.
                 log = self._insert_log(
                     conn,
                     group,
-                    run_name,
+                    f"{run_name}-{run_id[-12:]}",
                     "SERVICE",
                     {
                         "configuration": {
@@ -375,6 +378,7 @@ class Logs:
                             },
                         }
                     },
+                    unique_name=False,
                 )
                 log_id = str(log["id"])
             elif self._get(conn, "logs", log_id) is None:

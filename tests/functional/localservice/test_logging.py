@@ -186,3 +186,18 @@ def test_ads_run_logs_through_the_run_network_shim(
     line = next(x for x in result.stdout.splitlines() if x.startswith("MESSAGES="))
     messages = line[len("MESSAGES=") :].split("|")
     assert [m for m in messages if m.startswith("line ")] == ["line 0", "line 1", "line 2"]
+
+
+def test_runs_with_the_same_name_get_a_log_each(
+    local_service: EmbeddedService, group_and_run: tuple[str, Any], project_id: str
+) -> None:
+    _, first = group_and_run
+    client = local_service.datascience_client()
+    runs = [
+        start_run(client, project_id, local_service.tenancy_id, first.job_id, display_name="same")
+        for _ in range(2)
+    ]
+    logs = {run.log_details.log_id for run in runs}
+    assert len(logs) == 2 and first.log_details.log_id not in logs
+    for run in runs:
+        assert wait_for_run(client, run.id).lifecycle_state == "SUCCEEDED"
