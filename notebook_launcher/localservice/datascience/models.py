@@ -386,7 +386,7 @@ class DataScience:
             if jobs:
                 raise ConflictError("The project still holds jobs; delete them before the project.")
             tx.replace(PROJECTS, {**record.doc, "lifecycleState": "DELETED"})
-            return _finished_work_request(
+            return finished_work_request(
                 tx, "PROJECT_DELETE", str(record.doc["compartmentId"]), "project", project_id
             )
 
@@ -532,7 +532,7 @@ class DataScience:
             for run in runs:
                 tx.replace(JOB_RUNS, {**run.doc, "lifecycleState": lifecycle.DELETED})
             tx.replace(JOBS, {**record.doc, "lifecycleState": lifecycle.JOB_DELETED})
-            work_request = _finished_work_request(
+            work_request = finished_work_request(
                 tx, "JOB_DELETE", str(record.doc["compartmentId"]), "job", job_id
             )
         logger.info("job %s deleted with %d run(s)", job_id, len(runs))
@@ -889,11 +889,18 @@ def _common_changes(details: Mapping[str, Any], *, description: bool) -> Documen
     return changes
 
 
-def _finished_work_request(
-    tx: Transaction, operation: str, compartment: str, entity: str, resource_id: str
+def finished_work_request(
+    tx: Transaction,
+    operation: str,
+    compartment: str,
+    entity: str,
+    resource_id: str,
+    action: str = "DELETED",
 ) -> str:
     """A work request for an operation the local service finished at once: SUCCEEDED, 100 %,
-    the resource DELETED (what `*_and_wait_for_state` and `--wait-for-state` poll)."""
+    the resource `action` (CREATED, UPDATED, DELETED...: what `*_and_wait_for_state`,
+    `--wait-for-state` and ADS's waiters poll). `entity` is OCI's entity type (`job`,
+    `pipeline`, `schedule`...), `operation` its WorkRequest operationType."""
     now = now_text()
     doc: Document = {
         "id": new_ocid(WORK_REQUEST),
@@ -904,7 +911,7 @@ def _finished_work_request(
         "resources": [
             {
                 "entityType": entity,
-                "actionType": "DELETED",
+                "actionType": action,
                 "identifier": resource_id,
                 "entityUri": f"/{entity}s/{resource_id}",
             }

@@ -32,6 +32,7 @@ from notebook_launcher.localservice.datascience.models import (
     DataScience,
     ListResult,
     body_hash,
+    finished_work_request,
     int_query,
     page_key,
     page_token,
@@ -50,7 +51,6 @@ from notebook_launcher.localservice.ids import (
     PIPELINE,
     PIPELINE_RUN,
     PROJECT,
-    WORK_REQUEST,
     is_ocid,
     new_ocid,
     now_text,
@@ -444,8 +444,11 @@ class Pipelines:
                 PIPELINES,
                 {**record.doc, "lifecycleState": PIPELINE_DELETED, "timeUpdated": now_text()},
             )
+            work_request = finished_work_request(
+                tx, "PIPELINE_DELETE", str(record.doc["compartmentId"]), "pipeline", pipeline_id
+            )
         logger.info("pipeline %s deleted with %d run(s)", pipeline_id, len(runs))
-        return new_ocid(WORK_REQUEST)
+        return work_request
 
     @staticmethod
     def _runs_of(tx: Transaction, pipeline_id: str) -> list[Record]:

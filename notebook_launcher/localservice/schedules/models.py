@@ -36,6 +36,7 @@ from notebook_launcher.localservice.datascience.models import (
     DataScience,
     ListResult,
     body_hash,
+    finished_work_request,
 )
 from notebook_launcher.localservice.errors import (
     IncorrectStateError,
@@ -46,7 +47,6 @@ from notebook_launcher.localservice.errors import (
 )
 from notebook_launcher.localservice.ids import (
     PROJECT,
-    WORK_REQUEST,
     format_time,
     is_ocid,
     new_ocid,
@@ -58,7 +58,7 @@ from notebook_launcher.localservice.schedules.actions import (
     Fired,
 )
 from notebook_launcher.localservice.schedules.triggers import Trigger, parse_time, parse_trigger
-from notebook_launcher.localservice.store import SCHEDULES, Document, Record, Store
+from notebook_launcher.localservice.store import SCHEDULES, Document, Record, Store, Transaction
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class Schedules:
                 previous = tx.check_retry_token("CreateSchedule", retry_token, request_hash)
                 replayed = tx.get(SCHEDULES, previous) if previous else None
                 if replayed is not None:
-                    return _as_created(replayed), new_ocid(WORK_REQUEST)
+                    return _as_created(replayed), _work_request(tx, "SCHEDULE_CREATE", replayed)
             self._ds.require_project(tx, project_id)
             schedule_id = new_ocid(SCHEDULE)
             action, performer = self._action(validation.required(details, "action"), schedule_id)
@@ -178,9 +178,10 @@ class Schedules:
             record = tx.insert(SCHEDULES, doc)
             if retry_token:
                 tx.save_retry_token("CreateSchedule", retry_token, request_hash, schedule_id)
+            work_request = _work_request(tx, "SCHEDULE_CREATE", record)
         logger.info("schedule %s created, next fire %s", record.id, doc.get("timeNextScheduledRun"))
         self._changed()
-        return _as_created(record), new_ocid(WORK_REQUEST)
+        return _as_created(record), work_request
 
     def get(self, schedule_id: str) -> Record:
         if not is_ocid(schedule_id, SCHEDULE):
@@ -229,8 +230,9 @@ class Schedules:
             if "trigger" in changes and doc["lifecycleState"] == ACTIVE:
                 _set_next(doc, now)
             tx.replace(SCHEDULES, doc)
+            work_request = _work_request(tx, "SCHEDULE_UPDATE", record)
         self._changed()
-        return new_ocid(WORK_REQUEST)
+        return work_request
 
     def delete(self, schedule_id: str, if_match: str | None) -> str:
         self.get(schedule_id)
@@ -239,8 +241,9 @@ class Schedules:
             doc = {**record.doc, "lifecycleState": DELETED, "timeUpdated": now_text()}
             doc.pop("timeNextScheduledRun", None)
             tx.replace(SCHEDULES, doc)
+            work_request = _work_request(tx, "SCHEDULE_DELETE", record)
         logger.info("schedule %s deleted", schedule_id)
-        return new_ocid(WORK_REQUEST)
+        return work_request
 
     def activate(
         self, schedule_id: str, if_match: str | None, retry_token: str | None, now: datetime
@@ -283,7 +286,9 @@ class Schedules:
             else:
                 doc.pop("timeNextScheduledRun", None)
             tx.replace(SCHEDULES, doc)
-            work_request = new_ocid(WORK_REQUEST)
+            work_request = _work_request(
+                tx, "SCHEDULE_ACTIVATE" if target == ACTIVE else "SCHEDULE_DEACTIVATE", record
+            )
             if retry_token:
                 tx.save_retry_token(operation, retry_token, request_hash, work_request)
         logger.info("schedule %s %s", schedule_id, target)
@@ -372,3 +377,21 @@ def _as_created(record: Record) -> Record:
     if record.state == ACTIVE:
         return Record({**record.doc, "lifecycleState": CREATING}, record.etag)
     return record
+
+
+_WORK_REQUEST_ACTIONS = {
+    "SCHEDULE_CREATE": "CREATED",
+    "SCHEDULE_DELETE": "DELETED",
+}
+
+
+def _work_request(tx: Transaction, operation: str, record: Record) -> str:
+    """The finished work request of a schedule operation (GetWorkRequest serves it)."""
+    return finished_work_request(
+        tx,
+        operation,
+        str(record.doc["compartmentId"]),
+        "schedule",
+        record.id,
+        _WORK_REQUEST_ACTIONS.get(operation, "UPDATED"),
+    )

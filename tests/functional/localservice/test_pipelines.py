@@ -433,6 +433,20 @@ def test_delete_run_and_pipeline_with_their_job_runs(
     assert refused.value.status == 400
 
 
+def test_the_sdk_waiter_completes_a_pipeline_delete(
+    client: Any, project_id: str, compartment_id: str, step_job: str
+) -> None:
+    """DeletePipeline's work request is served, so `delete_pipeline_and_wait_for_state` (and
+    ADS's `Pipeline.delete()`, which waits on it) finish."""
+    pipeline = create_pipeline(client, project_id, compartment_id, [ml_job_step("a", step_job)])
+    waiters = oci.data_science.DataScienceClientCompositeOperations(client)
+    done = waiters.delete_pipeline_and_wait_for_state(pipeline.id, wait_for_states=["SUCCEEDED"])
+    assert done.data.status == "SUCCEEDED" and done.data.operation_type == "PIPELINE_DELETE"
+    [resource] = done.data.resources
+    assert (resource.entity_type, resource.identifier) == ("pipeline", pipeline.id)
+    assert client.get_pipeline(pipeline.id).data.lifecycle_state == "DELETED"
+
+
 # --------------------------------------------------------------------------- ADS
 
 

@@ -609,3 +609,47 @@ def wait_for_runs(client: Any, service: EmbeddedService, schedule_id: str, count
         if len(runs) >= count or time.monotonic() > deadline:
             return runs
         time.sleep(0.1)
+
+
+def test_the_sdk_waiters_complete_on_every_schedule_work_request(
+    ds: Any, clocked: EmbeddedService, project: str, job: str, made: list[str]
+) -> None:
+    """Each asynchronous schedule operation answers a work request GetWorkRequest serves, so
+    the oci SDK's `*_and_wait_for_state` composites (and the CLI's --wait-for-state) finish."""
+    waiters = oci.data_science.DataScienceClientCompositeOperations(ds)
+    trigger = MODELS.ScheduleIntervalTrigger(
+        frequency="HOURLY", interval=2, time_start=now_of(clocked) + timedelta(minutes=5)
+    )
+    details = MODELS.CreateScheduleDetails(
+        display_name=f"waited-{uuid.uuid4().hex[:8]}",
+        project_id=project,
+        compartment_id=clocked.tenancy_id,
+        trigger=trigger,
+        action=job_run_action(project, clocked.tenancy_id, job, {"n": 1}),
+    )
+    created = waiters.create_schedule_and_wait_for_state(details, wait_for_states=["SUCCEEDED"])
+    assert created.data.status == "SUCCEEDED"
+    [resource] = created.data.resources
+    assert (resource.entity_type, resource.action_type) == ("schedule", "CREATED")
+    schedule_id = resource.identifier
+    made.append(schedule_id)
+    assert ds.get_schedule(schedule_id).data.lifecycle_state == "ACTIVE"
+    for wait, state in (
+        (waiters.deactivate_schedule_and_wait_for_state, "INACTIVE"),
+        (waiters.activate_schedule_and_wait_for_state, "ACTIVE"),
+        (waiters.delete_schedule_and_wait_for_state, "DELETED"),
+    ):
+        done = wait(schedule_id, wait_for_states=["SUCCEEDED"])
+        assert done.data.status == "SUCCEEDED"
+        assert done.data.resources[0].identifier == schedule_id
+        assert ds.get_schedule(schedule_id).data.lifecycle_state == state
+    requests_made = ds.list_work_requests(compartment_id=clocked.tenancy_id).data
+    operations = {
+        r.operation_type for r in requests_made if r.resources[0].identifier == schedule_id
+    }
+    assert operations == {
+        "SCHEDULE_CREATE",
+        "SCHEDULE_DEACTIVATE",
+        "SCHEDULE_ACTIVATE",
+        "SCHEDULE_DELETE",
+    }
