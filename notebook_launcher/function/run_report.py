@@ -20,11 +20,12 @@ from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import LauncherError, NotFoundError
 from notebook_launcher.function.job_spec import RUN_OUTPUT_SUFFIX
 from notebook_launcher.function.oci_edge import OciEdge
-from notebook_launcher.function.oci_names import OCI_URI_RE
+from notebook_launcher.oci_facts.object_uri import ObjectUri
+from notebook_launcher.oci_facts.states import JOB_RUN_TERMINAL_STATES, JobRunState
 
 logger = logging.getLogger(__name__)
 
-ENDED_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "DELETED", "NEEDS_ATTENTION"})
+ENDED_STATES = frozenset(JOB_RUN_TERMINAL_STATES)
 # The writer keeps at most KEPT_TOTAL_BYTES of values plus bounded lists: this is ample.
 REPORT_READ_MAX_BYTES = 8 * 1024 * 1024
 # Reading the report is skipped when less than this is left before the deadline.
@@ -49,10 +50,10 @@ def output_folder(job: Any, run_id: str) -> tuple[str, str, str]:
         )
     uri = str(variables.get("OUTPUT_URI") or "")
     uri = uri.replace(RUN_OUTPUT_SUFFIX, run_id).replace("$JOB_RUN_OCID", run_id)
-    match = OCI_URI_RE.match(uri)
-    if not match:
+    folder = ObjectUri.parse(uri)
+    if folder is None:
         raise _Unavailable("the job has no oci:// output folder")
-    return match.group(2), match.group(1), (match.group(3) or "").strip("/")
+    return folder.namespace, folder.bucket, folder.prefix
 
 
 def _read(
@@ -70,7 +71,7 @@ def _read(
             object_name=name,
         )
     except NotFoundError:
-        if state == "CANCELED":
+        if state == JobRunState.CANCELED:
             raise _Unavailable("no report: the run was canceled before it wrote one") from None
         raise _Unavailable(
             "no report was found (the run did not write one: see its log), or a policy "
