@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from bench.child import ROOT, LaunchChild, child_environment
+from bench.launch_parent import ROOT, LaunchChild, child_environment
 from bench.stats import Summary, ratio, summarize
 from notebook_launcher.local_profile import local_function_config, service_namespace
 from notebook_launcher.localservice.embedded import EmbeddedService
