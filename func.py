@@ -18,7 +18,7 @@ from typing import Any
 # pydantic's plugin discovery scans every installed package at import: ~20 ms of a cold start.
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from fdk import response  # sets the root logger to DEBUG: configure_logging undoes that
+from fdk import constants, response  # sets the root logger to DEBUG: configure_logging undoes it
 
 from notebook_launcher.function.handler import Invocation, invoke
 from notebook_launcher.function.runtime_env import configure_logging, configure_matplotlib
@@ -39,9 +39,11 @@ def handler(ctx: Any, data: io.BytesIO | None = None) -> response.Response:
             call_id=ctx.CallID(),
         )
     )
-    through_gateway = str(ctx.Headers().get("fn-intent", "")).lower() == "httprequest"
-    if not through_gateway:
-        status = 200  # the body says it is an error; a 502 would lose the body
+    intent = str(ctx.Headers().get(constants.FN_INTENT, "")).lower()
+    if intent != constants.INTENT_HTTP_REQUEST:
+        # A direct invoke passes only fdk's FN_ENFORCED_RESPONSE_CODES (200, 502, 504), and the
+        # Fn agent drops a 502's body: the body says it is an error, so fdk's default, 200.
+        status = constants.FN_DEFAULT_RESPONSE_CODE
     return response.Response(
         ctx,
         response_data=json.dumps(payload),

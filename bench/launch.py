@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
-from bench.child import ROOT, ChildError, LaunchChild
+from bench.launch_parent import ROOT, ChildError, LaunchChild
 from bench.stats import Summary, summarize
 from notebook_launcher.local_profile import (
     LOCAL_LOG_GROUP,

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.child import ROOT
 from bench.launch import LaunchResults, run_launch_benchmark
+from bench.launch_parent import ROOT
 from bench.paging import PagingResults, paging_table, run_paging_benchmark
 from bench.report import (
     Table,

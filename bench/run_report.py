@@ -24,7 +24,7 @@ from typing import Any
 
 import oci
 
-from bench.child import ROOT
+from bench.launch_parent import ROOT
 from notebook_launcher.function import ads_job
 from notebook_launcher.function.job_spec import resolve_job
 from notebook_launcher.function.parameters import prepare_notebook

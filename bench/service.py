@@ -34,14 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from bench.child import ROOT, LaunchChild, child_environment
+from bench.launch_parent import ROOT, LaunchChild, child_environment
 from bench.stats import Summary, ratio, summarize
 from notebook_launcher.local_profile import local_function_config, service_namespace
 from notebook_launcher.localservice.embedded import EmbeddedService
+from notebook_launcher.oci_facts.states import JOB_RUN_TERMINAL_STATES
 
 NOTEBOOK = ROOT / "examples" / "sales-report.ipynb"
 JUPYTER = Path(sys.executable).with_name("jupyter")
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "DELETED", "NEEDS_ATTENTION"})
+TERMINAL = frozenset(JOB_RUN_TERMINAL_STATES)
 RUN_TIMEOUT = 180.0
 POLL_SECONDS = 0.05
 

@@ -28,8 +28,9 @@ from notebook_launcher.console.errors import WaitTimeoutError
 from notebook_launcher.console.output import say
 from notebook_launcher.console.run_log import RunLog
 from notebook_launcher.console.target import Target
+from notebook_launcher.oci_facts.states import JOB_RUN_TERMINAL_STATES
 
-TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "DELETED", "NEEDS_ATTENTION"})
+TERMINAL_STATES = frozenset(JOB_RUN_TERMINAL_STATES)
 STATE_STYLES = {
     "ACCEPTED": "cyan",
     "IN_PROGRESS": "yellow",

@@ -25,17 +25,21 @@ from notebook_launcher.console.follow import (
 )
 from notebook_launcher.console.output import emit_json, make_console, note
 from notebook_launcher.console.target import Target, TargetOptions, resolve_target, target_options
+from notebook_launcher.oci_facts.states import JOB_RUN_CANCELABLE_STATES, JobRunState
 
-RUN_STATES = (
-    "ACCEPTED",
-    "IN_PROGRESS",
-    "NEEDS_ATTENTION",
-    "SUCCEEDED",
-    "FAILED",
-    "CANCELING",
-    "CANCELED",
-    "DELETED",
-)
+RUN_STATES = tuple(
+    state.value
+    for state in (
+        JobRunState.ACCEPTED,
+        JobRunState.IN_PROGRESS,
+        JobRunState.NEEDS_ATTENTION,
+        JobRunState.SUCCEEDED,
+        JobRunState.FAILED,
+        JobRunState.CANCELING,
+        JobRunState.CANCELED,
+        JobRunState.DELETED,
+    )
+)  # plain strings, in the order --state lists them
 RUN_ID = click.argument("run_id", metavar="RUN_ID")
 
 
@@ -123,11 +127,11 @@ def cancel(run_id: str, target: TargetOptions) -> None:
     """
     resolved = resolve_target(target)
     run = _get_run(resolved, run_id)
-    if run.lifecycle_state in TERMINAL_STATES:
+    if run.lifecycle_state not in JOB_RUN_CANCELABLE_STATES | {JobRunState.CANCELING}:
         raise ConsoleError(
             f"run {run_id} has already ended ({run.lifecycle_state}); there is nothing to cancel"
         )
-    if run.lifecycle_state != "CANCELING":
+    if run.lifecycle_state != JobRunState.CANCELING:
         ds = resolved.datascience
         resolved.call("CancelJobRun", ds.cancel_job_run, run_id)
         run = _get_run(resolved, run_id)

@@ -31,6 +31,7 @@ from notebook_launcher.console.errors import (
     connection_errors,
 )
 from notebook_launcher.console.run_log import OciRunLog, RunLog, UnavailableRunLog
+from notebook_launcher.oci_facts.object_uri import ObjectUri
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -358,14 +359,8 @@ def resolve_target(options: TargetOptions) -> Target:
 
 def parse_oci_uri(uri: str) -> tuple[str, str, str] | None:
     """oci://bucket@namespace/name → (bucket, namespace, name); None if it is not one."""
-    if not uri.startswith("oci://"):
-        return None
-    rest = uri[len("oci://") :]
-    bucket, at, tail = rest.partition("@")
-    namespace, _, name = tail.partition("/")
-    if not at or not bucket or not namespace:
-        return None
-    return bucket, namespace, name.strip("/")
+    parsed = ObjectUri.parse(uri)
+    return None if parsed is None else (parsed.bucket, parsed.namespace, parsed.prefix)
 
 
 def _read_service_file(path: Path) -> dict[str, Any] | None:

@@ -72,6 +72,7 @@ class CreationPayload:
     """What CreateJob and CreateJobArtifact send for a job, as ADS builds them."""
 
     details: Any  # oci.data_science.models.CreateJobDetails
+    body: dict[str, Any]  # the same, as CreateJob sends it (camelCase JSON)
     artifact: bytes
     artifact_name: str
 
@@ -97,7 +98,8 @@ def creation_payload(job: Any) -> CreationPayload:
     with dsc_job.artifact as artifact:
         path = Path(artifact.path)
         zipped = with_report_writer(path.read_bytes(), details)
-        return CreationPayload(details=details, artifact=zipped, artifact_name=path.name)
+        body = dsc_job.client.base_client.sanitize_for_serialization(details)
+        return CreationPayload(details, body, artifact=zipped, artifact_name=path.name)
 
 
 def write_notebook(directory: str, file_name: str, content: bytes) -> str:

@@ -1,6 +1,6 @@
 """One error hierarchy for the function: each error carries a code and an HTTP status.
 
-Cloud (oci SDK) errors are translated into these at the edge, in `datascience.py`;
+Cloud (oci SDK) errors are translated into these at the edge, in `oci_edge.py`;
 the handler turns any of them into the documented JSON error body.
 """
 

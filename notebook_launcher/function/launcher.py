@@ -6,6 +6,9 @@ tokens derived from the job itself (its digest and exact bodies), so concurrent 
 launches converge on one job whatever their idempotency keys. A job whose artifact upload
 fails is deleted, and the next creation of a digest deletes its jobs left half-made
 (CREATING) by a crashed creator, so nothing half-made accumulates.
+
+It talks to Data Science only through the port (`function.datascience_port`, implemented by
+`function.oci_edge.OciEdge`); the create path's recovery is `function.job_creation`.
 """
 
 from __future__ import annotations
@@ -18,21 +21,27 @@ import logging
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from notebook_launcher.function.artifact_content import ArtifactContent
+from notebook_launcher.function.datascience_port import (
+    DataSciencePort,
+    Job,
+    JobQuery,
+    JobRun,
+    NewJobRun,
+)
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import (
     ConflictError,
     FieldProblem,
     InvalidRequestError,
     LauncherError,
-    NotFoundError,
-    RetryTokenInvalidatedError,
     ServiceUnavailableError,
 )
+from notebook_launcher.function.job_creation import JobCreation
 from notebook_launcher.function.job_spec import (
     DIGEST_TAG,
     LAUNCHER_TAG,
@@ -51,16 +60,14 @@ from notebook_launcher.function.parameters import prepare_notebook
 from notebook_launcher.function.request import LaunchRequest
 from notebook_launcher.function.run_report import report_for_run
 from notebook_launcher.function.settings import Settings
+from notebook_launcher.oci_facts.states import JOB_RUN_CANCELABLE_STATES, JobRunState, JobState
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_JOB_STATES = {"DELETING", "DELETED", "FAILED"}
 # A launcher job still CREATING after this long is half-made (its creator crashed between
 # CreateJob and CreateJobArtifact): OCI Functions stop an invocation after 300 s at most.
 STALE_CREATING_SECONDS = 600.0
 MAX_STALE_DELETIONS = 3  # per invocation: clean-up stays bounded
-# How many replayed-but-deleted jobs one creation follows before giving up.
-MAX_DELETED_REPLAYS = 3
 LIST_LIMIT = 50
 # Worst cold import-and-build of ADS seen on a loaded 2-core machine (make bench: ~3-5 s typical).
 COLD_ADS_SECONDS = 12.0
@@ -100,7 +107,7 @@ def deterministic_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def run_brief(run: Any) -> dict[str, Any]:
+def run_brief(run: JobRun) -> dict[str, Any]:
     """A job run as GetJobRun has it, in brief."""
     return {
         "id": run.id,
@@ -117,9 +124,13 @@ def run_brief(run: Any) -> dict[str, Any]:
 class Launcher:
     """Carries out one request against Data Science through the edge."""
 
-    def __init__(self, settings: Settings, edge: OciEdge) -> None:
+    def __init__(
+        self, settings: Settings, edge: OciEdge, datascience: DataSciencePort | None = None
+    ) -> None:
         self.settings = settings
-        self.edge = edge
+        self.edge = edge  # auth for ADS, and Object Storage reads
+        # The port: every Data Science call goes through it (the edge, unless another is given).
+        self.datascience: DataSciencePort = edge if datascience is None else datascience
 
     # -- actions --------------------------------------------------------------------------
 
@@ -128,29 +139,24 @@ class Launcher:
     ) -> Outcome:
         if request.action == "status":
             assert request.id
-            run = self._get_run(request.id, deadline)
-            body = {**run_brief(run), **report_for_run(self.edge, run, deadline)}
+            run = self.datascience.get_run(request.id, deadline)
+            body = {**run_brief(run), **report_for_run(self.edge, run, deadline, self.datascience)}
             return Outcome(body=body, job_id=run.job_id, run_id=run.id)
         if request.action == "cancel":
             assert request.id
             return self._cancel(request.id, deadline)
         return self._launch(request, deadline, idempotency_key)
 
-    def _get_run(self, run_id: str, deadline: Deadline) -> Any:
-        ds = self.edge.datascience
-        return self.edge.call("GetJobRun", ds, ds.get_job_run, deadline, job_run_id=run_id).data
-
     def _cancel(self, run_id: str, deadline: Deadline) -> Outcome:
-        ds = self.edge.datascience
-        run = self._get_run(run_id, deadline)
-        if run.lifecycle_state in ("SUCCEEDED", "FAILED", "CANCELED", "DELETED"):
+        run = self.datascience.get_run(run_id, deadline)
+        if run.lifecycle_state not in JOB_RUN_CANCELABLE_STATES | {JobRunState.CANCELING}:
             raise ConflictError(
                 f"Job run {run_id} has already finished ({run.lifecycle_state}); "
                 "there is nothing to cancel."
             )
-        if run.lifecycle_state != "CANCELING":
-            self.edge.call("CancelJobRun", ds, ds.cancel_job_run, deadline, job_run_id=run_id)
-            run = self._get_run(run_id, deadline)
+        if run.lifecycle_state != JobRunState.CANCELING:
+            self.datascience.cancel_run(run_id, deadline)
+            run = self.datascience.get_run(run_id, deadline)
         return Outcome(body=run_brief(run), job_id=run.job_id, run_id=run.id)
 
     def _launch(
@@ -159,20 +165,19 @@ class Launcher:
         now = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
         if request.jobId:
             job = self._existing_job(request.jobId, deadline)
-            if request.parameters and DIGEST_TAG not in (job.freeform_tags or {}):
+            if request.parameters and DIGEST_TAG not in job.freeform_tags:
                 raise InvalidRequestError(
                     "The job was not created by notebook-launcher: its notebook has no cell "
                     "that reads run parameters.",
                     details=[FieldProblem("parameters", "not supported for this jobId")],
                 )
             run_spec = resolve_run(request, self.settings, job.display_name, idempotency_key, now)
-            output = (job.job_configuration_details.environment_variables or {}).get("OUTPUT_URI")
+            output = job.environment.get("OUTPUT_URI")
             if request.dryRun:
-                ds = self.edge.datascience
                 return Outcome(
                     body={
                         "dryRun": True,
-                        "job": ds.base_client.sanitize_for_serialization(job),
+                        "job": dict(job.document),
                         "run": _run_preview(run_spec),
                     },
                     job_id=job.id,
@@ -190,8 +195,8 @@ class Launcher:
             return Outcome(body=self._dry_run(spec, content, run_spec))
 
         listed = self._jobs_with_digest(spec, deadline) if request.reuseJob else []
-        active = [job for job in listed if job.lifecycle_state == "ACTIVE"]
-        job_id = str(_oldest(active).id) if active else None
+        active = [job for job in listed if job.lifecycle_state == JobState.ACTIVE]
+        job_id = _oldest(active).id if active else None
         reused = job_id is not None
         if job_id is None:
             job_id = self._create_job(spec, content, idempotency_key, request.reuseJob, deadline)
@@ -214,10 +219,9 @@ class Launcher:
         prepared = prepare_notebook(validate_notebook(fetched.content))
         return ArtifactContent(fetched.file_name, prepared)
 
-    def _existing_job(self, job_id: str, deadline: Deadline) -> Any:
-        ds = self.edge.datascience
-        job = self.edge.call("GetJob", ds, ds.get_job, deadline, job_id=job_id).data
-        if job.lifecycle_state != "ACTIVE":
+    def _existing_job(self, job_id: str, deadline: Deadline) -> Job:
+        job = self.datascience.get_job(job_id, deadline)
+        if job.lifecycle_state != JobState.ACTIVE:
             raise ConflictError(
                 f"Job {job_id} is {job.lifecycle_state}; only an ACTIVE job can be run."
             )
@@ -256,10 +260,8 @@ class Launcher:
             payload = ads_job.creation_payload(job)
         artifact = deterministic_zip(payload.artifact)
         digest = spec.digest()
-        ds = self.edge.datascience
-        details = ds.base_client.sanitize_for_serialization(payload.details)
         bodies = (
-            hashlib.sha256(json.dumps(details, sort_keys=True).encode()).hexdigest(),
+            hashlib.sha256(json.dumps(payload.body, sort_keys=True).encode()).hexdigest(),
             hashlib.sha256(artifact).hexdigest(),
             payload.artifact_name,
         )
@@ -269,80 +271,20 @@ class Launcher:
                 return shared_token(purpose, digest, *bodies, *parts)
             return derived_token(key, purpose, digest, *parts)
 
-        def create(previous: str | None) -> Any:
-            # After a replayed job that has since been deleted, the next token in a chain
-            # derived from that job: concurrent creators follow the same chain.
-            retry_token = token("job") if previous is None else token("job-again", previous)
-            return self.edge.call(
-                "CreateJob",
-                ds,
-                ds.create_job,
-                deadline,
-                create_job_details=payload.details,
-                opc_retry_token=retry_token,
-            )
-
-        def upload(job_id: str) -> None:
-            self.edge.call(
-                "CreateJobArtifact",
-                ds,
-                ds.create_job_artifact,
-                deadline,
-                job_id=job_id,
-                job_artifact=artifact,
-                content_length=len(artifact),
-                content_disposition=f"attachment; filename={payload.artifact_name}",
-                opc_retry_token=token("artifact", job_id),
-            )
-
-        return str(self._create_and_upload(create, upload, deadline).id)
-
-    def _create_and_upload(
-        self, create: Callable[[str | None], Any], upload: Callable[[str], None], deadline: Deadline
-    ) -> Any:
-        """The created (or replayed) job, made ACTIVE; a job whose upload failed is deleted."""
-        ds = self.edge.datascience
-        previous: str | None = None
-        for attempt in range(MAX_DELETED_REPLAYS + 1):
-            try:
-                response = create(previous)
-            except RetryTokenInvalidatedError:
-                if attempt == MAX_DELETED_REPLAYS:
-                    raise
-                # Data Science may refuse the token of a job since deleted and purged: the
-                # next token of the chain, the same for every concurrent creator.
-                previous = f"refused-{attempt}"
-                continue
-            job = response.data
-            if job.lifecycle_state in TERMINAL_JOB_STATES:
-                previous = job.id  # the token's earlier job was deleted: make a new one
-                continue
-            if job.lifecycle_state == "ACTIVE":
-                return job  # an earlier or concurrent creator finished the upload
-            try:
-                upload(job.id)
-            except (NotFoundError, ConflictError):
-                # A replayed CreateJob may answer with the job as it was first created
-                # (CREATING) although it has since been deleted, or finished by a concurrent
-                # upload: look.
-                current = self.edge.call("GetJob", ds, ds.get_job, deadline, job_id=job.id).data
-                if current.lifecycle_state == "ACTIVE":
-                    return current
-                if current.lifecycle_state not in TERMINAL_JOB_STATES:
-                    raise
-                previous = job.id
-                continue
-            except LauncherError:
-                self._delete_half_made_job(job.id, response.headers.get("etag"), deadline)
-                raise
-            return job
-        raise ConflictError(
-            f"Every job created for this request was deleted before it could be used "
-            f"({MAX_DELETED_REPLAYS + 1} in a row); try again."
+        creation = JobCreation(
+            port=self.datascience,
+            body=payload.body,
+            artifact=artifact,
+            artifact_name=payload.artifact_name,
+            token_for=token,
+            discard=lambda job_id, etag: self._delete_half_made_job(job_id, etag, deadline),
         )
+        job = creation.run(deadline)
+        logger.info("job %s: %s", job.id, " -> ".join(step.value for step in creation.steps))
+        return job.id
 
     def _delete_stale_half_made_jobs(
-        self, listed: list[Any], created: str, deadline: Deadline
+        self, listed: list[Job], created: str, deadline: Deadline
     ) -> None:
         """Delete this digest's launcher jobs left CREATING for longer than any invocation
         lives (a creator crashed between CreateJob and CreateJobArtifact), so half-made jobs
@@ -353,45 +295,35 @@ class Launcher:
             job
             for job in listed
             if job.id != created
-            and job.lifecycle_state == "CREATING"
-            and (job.freeform_tags or {}).get(LAUNCHER_TAG) == "job"
+            and job.lifecycle_state == JobState.CREATING
+            and job.freeform_tags.get(LAUNCHER_TAG) == "job"
             and job.time_created is not None
             and (now - job.time_created).total_seconds() > STALE_CREATING_SECONDS
         ]
         for job in stale[:MAX_STALE_DELETIONS]:
             self._delete_job(job.id, None, deadline, "left half-made (CREATING) too long")
 
-    def _jobs_with_digest(self, spec: JobSpec, deadline: Deadline) -> list[Any]:
+    def _jobs_with_digest(self, spec: JobSpec, deadline: Deadline) -> list[Job]:
         """This digest's jobs (ACTIVE ones and half-made CREATING ones), oldest first.
 
         One ListJobs on the display name (which holds the digest's prefix), any state. Should
         that page be full, the ACTIVE jobs are asked for on their own, so a pile of other
         jobs with the name can never hide the job to reuse.
         """
-        ds = self.edge.datascience
         digest = spec.digest()
-
-        def page(**state: str) -> Any:
-            return self.edge.call(
-                "ListJobs",
-                ds,
-                ds.list_jobs,
-                deadline,
-                compartment_id=spec.compartment_id,
-                project_id=spec.project_id,
-                display_name=spec.display_name(),
-                sort_by="timeCreated",
-                sort_order="ASC",
-                limit=LIST_LIMIT,
-                **state,
-            )
-
-        response = page()
-        jobs = list(response.data)
-        if response.has_next_page:
-            jobs = [job for job in jobs if job.lifecycle_state != "ACTIVE"]
-            jobs += page(lifecycle_state="ACTIVE").data
-        return [job for job in jobs if (job.freeform_tags or {}).get(DIGEST_TAG) == digest]
+        query = JobQuery(
+            compartment_id=spec.compartment_id,
+            project_id=spec.project_id,
+            display_name=spec.display_name(),
+            limit=LIST_LIMIT,
+        )
+        page = self.datascience.find_jobs(query, deadline)
+        jobs = list(page.jobs)
+        if page.more:
+            jobs = [job for job in jobs if job.lifecycle_state != JobState.ACTIVE]
+            active = replace(query, lifecycle_state=JobState.ACTIVE.value)
+            jobs += self.datascience.find_jobs(active, deadline).jobs
+        return [job for job in jobs if job.freeform_tags.get(DIGEST_TAG) == digest]
 
     def _delete_half_made_job(self, job_id: str, etag: str | None, deadline: Deadline) -> None:
         """Delete a job whose upload failed (only as CreateJob left it: with its etag, so that
@@ -402,11 +334,9 @@ class Launcher:
         """Best-effort DeleteJob (never its runs). The clean-up may use half of the margin
         kept back from the function's deadline, never more: answering in time matters more
         (a CREATING job is never reused, and the next creator of its digest cleans it up)."""
-        ds = self.edge.datascience
         cleanup = Deadline(deadline.at + self.settings.deadline_margin_seconds / 2)
-        kwargs: dict[str, Any] = {"if_match": etag} if etag else {}
         try:
-            self.edge.call("DeleteJob", ds, ds.delete_job, cleanup, job_id=job_id, **kwargs)
+            self.datascience.delete_job(job_id, etag, cleanup)
             logger.info("deleted job %s: %s", job_id, why)
         except LauncherError as exc:
             logger.warning("could not delete job %s (%s): %s", job_id, why, exc.message)
@@ -420,23 +350,17 @@ class Launcher:
         deadline: Deadline,
     ) -> Outcome:
         """CreateJobRun for target (job, project, compartment)."""
-        from oci.data_science.models import CreateJobRunDetails
-
         job_id, project_id, compartment_id = target
-        details = CreateJobRunDetails(
+        new_run = NewJobRun(
+            job_id=job_id,
             project_id=project_id,
             compartment_id=compartment_id,
-            job_id=job_id,
             display_name=run_spec.display_name,
-            job_configuration_override_details=run_spec.override_details(),
+            override_details=run_spec.override_details(),
             freeform_tags=run_spec.freeform_tags,
             defined_tags=run_spec.defined_tags or None,
         )
-        ds = self.edge.datascience
-        kwargs: dict[str, Any] = {"create_job_run_details": details}
-        if run_spec.retry_token:
-            kwargs["opc_retry_token"] = run_spec.retry_token
-        run = self.edge.call("CreateJobRun", ds, ds.create_job_run, deadline, **kwargs).data
+        run = self.datascience.create_run(new_run, run_spec.retry_token, deadline)
         output = (
             (output_uri or "").replace(RUN_OUTPUT_SUFFIX, run.id).replace("$JOB_RUN_OCID", run.id)
         )
@@ -447,7 +371,7 @@ class Launcher:
             "jobReused": reused,
             "runName": run.display_name,
             "outputUri": output or None,
-            "pollUrl": f"{self.edge.datascience_endpoint}/jobRuns/{run.id}",
+            "pollUrl": f"{self.datascience.endpoint}/jobRuns/{run.id}",
         }
         return Outcome(body=body, job_id=job_id, run_id=run.id, reused=reused)
 
@@ -476,12 +400,12 @@ class Launcher:
         return body
 
 
-def _oldest(jobs: Iterable[Any]) -> Any:
+def _oldest(jobs: Iterable[Job]) -> Job:
     """The job created first (ties: the smaller id). Every launch reuses this one, so if
     creators ever made two jobs for a digest (tokens cannot join creators that sent different
     bodies, e.g. two function versions), all later launches still agree on one."""
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
-    return min(jobs, key=lambda job: (job.time_created or epoch, str(job.id)))
+    return min(jobs, key=lambda job: (job.time_created or epoch, job.id))
 
 
 def _run_preview(run_spec: RunSpec) -> dict[str, Any]:

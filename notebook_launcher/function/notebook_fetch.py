@@ -24,8 +24,8 @@ from urllib.parse import urljoin, urlsplit
 
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import InvalidNotebookError, NotebookFetchError
-from notebook_launcher.function.oci_names import OCI_URI_RE
 from notebook_launcher.function.settings import Settings
+from notebook_launcher.oci_facts.object_uri import ObjectUri
 
 logger = logging.getLogger(__name__)
 
@@ -262,10 +262,10 @@ def fetch_notebook(
         budget = deadline
     lowered = location.lower()
     if lowered.startswith("oci://"):
-        match = OCI_URI_RE.fullmatch(location)
-        if not match or not (match.group(3) or "").strip("/"):
+        uri = ObjectUri.parse(location)
+        if uri is None or not uri.prefix:
             raise NotebookFetchError("noteBook must look like oci://bucket@namespace/path.ipynb")
-        bucket, namespace, path = match.group(1), match.group(2), match.group(3).lstrip("/")
+        bucket, namespace, path = uri.bucket, uri.namespace, uri.path
         if objects is None:
             raise NotebookFetchError("noteBook oci:// URIs need Object Storage access.")
         content = objects.read_object(namespace, bucket, path, settings.notebook_max_bytes, budget)

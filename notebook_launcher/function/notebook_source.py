@@ -10,7 +10,7 @@ fetched into memory and checked before anything is created:
   the invocation's deadline; a folder's sizes are checked from its listing, before any file
   is read, and an archive's from its entries' declared sizes, before any is unpacked (reads
   never go past what an entry declares, so a zip bomb stops at the limit);
-- every path follows `notebook_launcher.archive_rules` (the local service checks artifacts
+- every path follows `notebook_launcher.oci_facts.archive_paths` (the local service checks artifacts
   with the same rule): no absolute paths, no `..`, no links leaving the folder (a link to a
   file inside ships as a copy of that file), nothing but files, folders and links.
 
@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from notebook_launcher.archive_rules import link_target, member_problem
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import (
     FieldProblem,
@@ -42,8 +41,9 @@ from notebook_launcher.function.errors import (
     NotebookFetchError,
 )
 from notebook_launcher.function.notebook_fetch import ObjectReader, fetch_url
-from notebook_launcher.function.oci_names import OCI_URI_RE
 from notebook_launcher.function.settings import Settings
+from notebook_launcher.oci_facts.archive_paths import link_target, member_problem
+from notebook_launcher.oci_facts.object_uri import ObjectUri
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,10 @@ class SourceLimits:
 
 
 def is_archive(location: str) -> bool:
-    path = urlsplit(location).path if "://" in location else location
+    try:
+        path = urlsplit(location).path if "://" in location else location
+    except ValueError:  # a malformed URL: not an archive; the fetch refuses it, saying why
+        return False
     return path.lower().endswith(ARCHIVE_SUFFIXES)
 
 
@@ -198,16 +201,15 @@ def fetch_source(
     limits = SourceLimits.of(settings)
     lowered = location.lower()
     if lowered.startswith("oci://"):
-        match = OCI_URI_RE.fullmatch(location)
-        if not match:
+        uri = ObjectUri.parse(location)
+        if uri is None:
             raise NotebookFetchError(
                 "noteBook must look like oci://bucket@namespace/prefix/ (a folder) or "
                 "oci://bucket@namespace/path.zip (an archive)"
             )
         if objects is None:
             raise NotebookFetchError("noteBook oci:// URIs need Object Storage access.")
-        bucket, namespace = match.group(1), match.group(2)
-        path = (match.group(3) or "").lstrip("/")
+        bucket, namespace, path = uri.bucket, uri.namespace, uri.path
         if is_archive(location):
             data = _read_capped_object(objects, namespace, bucket, path, limits, deadline)
             files = _unpack(data, path, limits)

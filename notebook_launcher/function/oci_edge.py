@@ -5,7 +5,9 @@ Auth is chosen here and only here: resource principal when OCI Functions set
 service writes). Endpoints are the region's unless configured (`OCI_ODSC_SERVICE_ENDPOINT`,
 ADS's own name, and `NL_OBJECTSTORAGE_ENDPOINT`). Only `oci` is imported: the reuse path
 never loads ADS. Every call carries a `DeadlineRetryStrategy`, and every oci error leaves
-this module as a `LauncherError`.
+this module as a `LauncherError`. `OciEdge` implements the Data Science port
+(`function.datascience_port`): SDK models are turned into the port's records here, and
+nowhere else.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from notebook_launcher.function.datascience_port import Job, JobPage, JobQuery, JobRun, NewJobRun
 from notebook_launcher.function.deadline import Deadline, DeadlineExceeded, DeadlineRetryStrategy
 from notebook_launcher.function.errors import (
     ConfigurationError,
@@ -171,9 +174,120 @@ class OciEdge:
         return self._objectstorage
 
     @property
-    def datascience_endpoint(self) -> str:
+    def endpoint(self) -> str:
         """The Data Science endpoint with its API version, e.g. https://.../20190101."""
         return str(self.datascience.base_client.endpoint).rstrip("/")
+
+    # -- the Data Science port ------------------------------------------------------------
+
+    def get_job(self, job_id: str, deadline: Deadline) -> Job:
+        ds = self.datascience
+        job = self.call("GetJob", ds, ds.get_job, deadline, job_id=job_id).data
+        return self._job(job, document=True)
+
+    def find_jobs(self, query: JobQuery, deadline: Deadline) -> JobPage:
+        ds = self.datascience
+        state = {"lifecycle_state": query.lifecycle_state} if query.lifecycle_state else {}
+        response = self.call(
+            "ListJobs",
+            ds,
+            ds.list_jobs,
+            deadline,
+            compartment_id=query.compartment_id,
+            project_id=query.project_id,
+            display_name=query.display_name,
+            sort_by="timeCreated",
+            sort_order="ASC",
+            limit=query.limit,
+            **state,
+        )
+        return JobPage(tuple(self._job(j) for j in response.data), bool(response.has_next_page))
+
+    def create_job(
+        self, body: Mapping[str, Any], retry_token: str | None, deadline: Deadline
+    ) -> Job:
+        ds = self.datascience
+        response = self.call(
+            "CreateJob",
+            ds,
+            ds.create_job,
+            deadline,
+            create_job_details=dict(body),
+            opc_retry_token=retry_token,
+        )
+        return self._job(response.data, response.headers.get("etag"))
+
+    def upload_artifact(
+        self,
+        job_id: str,
+        artifact: bytes,
+        file_name: str,
+        retry_token: str | None,
+        deadline: Deadline,
+    ) -> None:
+        ds = self.datascience
+        self.call(
+            "CreateJobArtifact",
+            ds,
+            ds.create_job_artifact,
+            deadline,
+            job_id=job_id,
+            job_artifact=artifact,
+            content_length=len(artifact),
+            content_disposition=f"attachment; filename={file_name}",
+            opc_retry_token=retry_token,
+        )
+
+    def delete_job(self, job_id: str, etag: str | None, deadline: Deadline) -> None:
+        ds = self.datascience
+        kwargs: dict[str, Any] = {"if_match": etag} if etag else {}
+        self.call("DeleteJob", ds, ds.delete_job, deadline, job_id=job_id, **kwargs)
+
+    def get_run(self, run_id: str, deadline: Deadline) -> JobRun:
+        ds = self.datascience
+        return _run(self.call("GetJobRun", ds, ds.get_job_run, deadline, job_run_id=run_id).data)
+
+    def create_run(self, run: NewJobRun, retry_token: str | None, deadline: Deadline) -> JobRun:
+        from oci.data_science.models import CreateJobRunDetails
+
+        details = CreateJobRunDetails(
+            project_id=run.project_id,
+            compartment_id=run.compartment_id,
+            job_id=run.job_id,
+            display_name=run.display_name,
+            job_configuration_override_details=run.override_details,
+            freeform_tags=dict(run.freeform_tags),
+            defined_tags=run.defined_tags or None,
+        )
+        ds = self.datascience
+        kwargs: dict[str, Any] = {"create_job_run_details": details}
+        if retry_token:
+            kwargs["opc_retry_token"] = retry_token
+        return _run(self.call("CreateJobRun", ds, ds.create_job_run, deadline, **kwargs).data)
+
+    def cancel_run(self, run_id: str, deadline: Deadline) -> None:
+        ds = self.datascience
+        self.call("CancelJobRun", ds, ds.cancel_job_run, deadline, job_run_id=run_id)
+
+    def _job(self, job: Any, etag: str | None = None, document: bool = False) -> Job:
+        """The port's Job from an SDK Job or JobSummary (a summary has no configuration);
+        with document, the job as the API answered it too (GetJob's, for a dry run)."""
+        configuration = getattr(job, "job_configuration_details", None)
+        environment = getattr(configuration, "environment_variables", None) or {}
+        return Job(
+            id=job.id,
+            display_name=job.display_name,
+            project_id=job.project_id,
+            compartment_id=job.compartment_id,
+            lifecycle_state=job.lifecycle_state,
+            time_created=job.time_created,
+            freeform_tags=dict(job.freeform_tags or {}),
+            environment=dict(environment),
+            document=(
+                self.datascience.base_client.sanitize_for_serialization(job) if document else {}
+            ),
+            etag=etag,
+        )
 
     def call(
         self, operation: str, client: Any, method: Callable[..., T], deadline: Deadline, **kw: Any
@@ -262,3 +376,17 @@ class OciEdge:
             start = page.next_start_with
             if not start or len(found) > max_entries:
                 return found
+
+
+def _run(run: Any) -> JobRun:
+    """The port's JobRun from an SDK JobRun."""
+    return JobRun(
+        id=run.id,
+        job_id=run.job_id,
+        display_name=run.display_name,
+        lifecycle_state=run.lifecycle_state,
+        lifecycle_details=run.lifecycle_details,
+        time_accepted=run.time_accepted,
+        time_started=run.time_started,
+        time_finished=run.time_finished,
+    )

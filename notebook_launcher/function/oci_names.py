@@ -2,21 +2,19 @@
 
 Shared by request validation and settings validation, so a value is judged the same way
 whether a caller sends it or the function's configuration gives it as a default. Every
-pattern is used with `fullmatch` (`$` matches before a final newline). The OCID grammar is
-OCI's, shared with the local service (notebook_launcher.oci_rules).
+pattern is used with `fullmatch` (`$` matches before a final newline). The OCID and oci://
+grammars are OCI's, shared with the local service (notebook_launcher.oci_facts).
 """
 
 from __future__ import annotations
 
 import re
 
-from notebook_launcher.oci_rules import OCID_RE, ocid_type
+from notebook_launcher.oci_facts.identifiers import OCID_RE, ocid_type
+from notebook_launcher.oci_facts.object_uri import OCI_URI_RE
 
 __all__ = ["CONDA_SLUG_RE", "OCID_RE", "OCI_URI_RE", "SHAPE_RE", "is_conda_env", "ocid_problem"]
 
-OCI_URI_RE = re.compile(
-    r"oci://([A-Za-z0-9._-]{1,256})@([A-Za-z0-9._-]{1,256})(/[^\x00-\x1f\x7f]*)?"
-)
 SHAPE_RE = re.compile(r"(VM|BM)\.[A-Za-z0-9]+(\.[A-Za-z0-9]+)*")
 CONDA_SLUG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 

@@ -19,14 +19,14 @@ from notebook_launcher.function.errors import FieldProblem, InvalidRequestError
 from notebook_launcher.function.notebook_source import is_source, notebook_path_problem
 from notebook_launcher.function.oci_names import OCI_URI_RE, SHAPE_RE, is_conda_env, ocid_problem
 from notebook_launcher.function.settings import Settings
-from notebook_launcher.oci_rules import (
+from notebook_launcher.oci_facts.limits import (
     MAX_ENVIRONMENT_CHARS,
     MAX_TAG_VALUE_CHARS,
     MAX_TAGS,
     tag_problem,
 )
 
-# OCI's documented limits (Data Science jobs); tag and environment limits are in oci_rules.
+# OCI's documented limits (Data Science jobs); tag and environment limits are in oci_facts.limits.
 MAX_NAME_CHARS = 255
 MIN_BLOCK_STORAGE_GBS = 50
 MAX_BLOCK_STORAGE_GBS = 10_240

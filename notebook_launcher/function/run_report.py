@@ -16,15 +16,17 @@ import logging
 from typing import Any
 
 from notebook_launcher.artifact import run_report_writer as writer
+from notebook_launcher.function.datascience_port import DataSciencePort, Job, JobRun
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import LauncherError, NotFoundError
 from notebook_launcher.function.job_spec import RUN_OUTPUT_SUFFIX
 from notebook_launcher.function.oci_edge import OciEdge
-from notebook_launcher.function.oci_names import OCI_URI_RE
+from notebook_launcher.oci_facts.object_uri import ObjectUri
+from notebook_launcher.oci_facts.states import JOB_RUN_TERMINAL_STATES, JobRunState
 
 logger = logging.getLogger(__name__)
 
-ENDED_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "DELETED", "NEEDS_ATTENTION"})
+ENDED_STATES = frozenset(JOB_RUN_TERMINAL_STATES)
 # The writer keeps at most KEPT_TOTAL_BYTES of values plus bounded lists: this is ample.
 REPORT_READ_MAX_BYTES = 8 * 1024 * 1024
 # Reading the report is skipped when less than this is left before the deadline.
@@ -39,9 +41,9 @@ class ReportUnavailable(ValueError):
 _Unavailable = ReportUnavailable
 
 
-def output_folder(job: Any, run_id: str) -> tuple[str, str, str]:
+def output_folder(job: Job, run_id: str) -> tuple[str, str, str]:
     """(namespace, bucket, prefix) of the run's output folder, from the job's OUTPUT_URI."""
-    variables = (job.job_configuration_details.environment_variables or {}) if job else {}
+    variables = job.environment
     if variables.get(writer.ENTRYPOINT_ENV) != writer.ENTRYPOINT_FILE:
         raise _Unavailable(
             "the job's runs write no report (a job made before run reports, or not by "
@@ -49,10 +51,10 @@ def output_folder(job: Any, run_id: str) -> tuple[str, str, str]:
         )
     uri = str(variables.get("OUTPUT_URI") or "")
     uri = uri.replace(RUN_OUTPUT_SUFFIX, run_id).replace("$JOB_RUN_OCID", run_id)
-    match = OCI_URI_RE.match(uri)
-    if not match:
+    folder = ObjectUri.parse(uri)
+    if folder is None:
         raise _Unavailable("the job has no oci:// output folder")
-    return match.group(2), match.group(1), (match.group(3) or "").strip("/")
+    return folder.namespace, folder.bucket, folder.prefix
 
 
 def _read(
@@ -70,7 +72,7 @@ def _read(
             object_name=name,
         )
     except NotFoundError:
-        if state == "CANCELED":
+        if state == JobRunState.CANCELED:
             raise _Unavailable("no report: the run was canceled before it wrote one") from None
         raise _Unavailable(
             "no report was found (the run did not write one: see its log), or a policy "
@@ -130,16 +132,20 @@ def served_fields(report: dict[str, Any], folder_uri: str) -> dict[str, Any]:
     return fields
 
 
-def report_for_run(edge: OciEdge, run: Any, deadline: Deadline) -> dict[str, Any]:
-    """The report fields of the status answer for run (GetJobRun's), or reportUnavailable."""
+def report_for_run(
+    edge: OciEdge, run: JobRun, deadline: Deadline, datascience: DataSciencePort | None = None
+) -> dict[str, Any]:
+    """The report fields of the status answer for run (GetJobRun's), or reportUnavailable.
+    The run's job is read through the Data Science port (the edge unless another is given),
+    the report from Object Storage through the edge."""
     try:
         if run.lifecycle_state not in ENDED_STATES:
             raise _Unavailable("the run has not ended")
         if deadline.remaining() < REPORT_READ_MIN_SECONDS:
             raise _Unavailable("no time was left to read the report before the deadline")
-        ds = edge.datascience
+        port: DataSciencePort = edge if datascience is None else datascience
         try:
-            job = edge.call("GetJob", ds, ds.get_job, deadline, job_id=run.job_id).data
+            job = port.get_job(run.job_id, deadline)
         except LauncherError as exc:
             raise _Unavailable(f"the run's job could not be read ({exc.code})") from None
         namespace, bucket, prefix = output_folder(job, run.id)

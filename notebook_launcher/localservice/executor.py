@@ -42,13 +42,13 @@ from typing import Any
 
 import psutil
 
-from notebook_launcher.archive_rules import member_problem
 from notebook_launcher.localservice import lifecycle
 from notebook_launcher.localservice.identity.provisioning import LocalIdentity
 from notebook_launcher.localservice.identity.session_tokens import issue_resource_principal
 from notebook_launcher.localservice.layout import DataDir
 from notebook_launcher.localservice.runenv import RunRuntime
 from notebook_launcher.localservice.store import JOB_RUNS, JOBS, PROJECTS, Record, Store
+from notebook_launcher.oci_facts.archive_paths import member_problem
 
 logger = logging.getLogger(__name__)
 

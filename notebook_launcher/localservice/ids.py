@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from notebook_launcher.oci_rules import ocid_type
+from notebook_launcher.oci_facts.identifiers import ocid_type
 
 REALM = "oc1"
 REGION_KEY = "iad"  # us-ashburn-1, the region the local identity is issued for
@@ -28,7 +28,7 @@ def new_ocid(resource_type: str) -> str:
 
 def is_ocid(value: object, *resource_types: str) -> bool:
     """Whether `value` is shaped like an OCID of one of `resource_types` (OCI's grammar, the
-    one the function checks too: notebook_launcher.oci_rules)."""
+    one the function checks too: notebook_launcher.oci_facts.identifiers)."""
     return ocid_type(value) in resource_types
 
 

@@ -12,43 +12,47 @@ from collections.abc import Collection
 
 from notebook_launcher.localservice.ids import now_text
 from notebook_launcher.localservice.store import JOB_RUNS, Record, Store, Transaction
+from notebook_launcher.oci_facts.states import (
+    JOB_RUN_CANCELABLE_STATES,
+    JOB_RUN_FINISHED_STATES,
+    JOB_RUN_UNFINISHED_STATES,
+    JobRunState,
+    JobState,
+    ProjectState,
+)
 
 logger = logging.getLogger(__name__)
 
+# The states are OCI's, defined once in notebook_launcher.oci_facts.states; here as the plain
+# strings the store keeps.
+
 # jobs
-JOB_CREATING = "CREATING"
-JOB_ACTIVE = "ACTIVE"
-JOB_DELETING = "DELETING"
-JOB_FAILED = "FAILED"
-JOB_DELETED = "DELETED"
-JOB_STATES = (JOB_CREATING, JOB_ACTIVE, JOB_DELETING, JOB_FAILED, JOB_DELETED)
+JOB_CREATING = JobState.CREATING.value
+JOB_ACTIVE = JobState.ACTIVE.value
+JOB_DELETING = JobState.DELETING.value
+JOB_FAILED = JobState.FAILED.value
+JOB_DELETED = JobState.DELETED.value
+JOB_STATES = tuple(state.value for state in JobState)
 
 # projects
-PROJECT_ACTIVE = "ACTIVE"
-PROJECT_STATES = ("ACTIVE", "DELETING", "DELETED")
+PROJECT_ACTIVE = ProjectState.ACTIVE.value
+PROJECT_STATES = tuple(state.value for state in ProjectState)
 
 # job runs
-ACCEPTED = "ACCEPTED"
-IN_PROGRESS = "IN_PROGRESS"
-SUCCEEDED = "SUCCEEDED"
-FAILED = "FAILED"
-CANCELING = "CANCELING"
-CANCELED = "CANCELED"
-DELETED = "DELETED"
-NEEDS_ATTENTION = "NEEDS_ATTENTION"
-RUN_STATES = (
-    ACCEPTED,
-    IN_PROGRESS,
-    FAILED,
-    SUCCEEDED,
-    CANCELING,
-    CANCELED,
-    DELETED,
-    NEEDS_ATTENTION,
-)
-UNFINISHED_RUN_STATES = (ACCEPTED, IN_PROGRESS, CANCELING, NEEDS_ATTENTION)
-FINISHED_RUN_STATES = (SUCCEEDED, FAILED, CANCELED)
-FINAL_STATES = (SUCCEEDED, FAILED, CANCELED, DELETED)
+ACCEPTED = JobRunState.ACCEPTED.value
+IN_PROGRESS = JobRunState.IN_PROGRESS.value
+SUCCEEDED = JobRunState.SUCCEEDED.value
+FAILED = JobRunState.FAILED.value
+CANCELING = JobRunState.CANCELING.value
+CANCELED = JobRunState.CANCELED.value
+DELETED = JobRunState.DELETED.value
+NEEDS_ATTENTION = JobRunState.NEEDS_ATTENTION.value
+RUN_STATES = tuple(state.value for state in JobRunState)
+# A job with runs in these is in use; a run is deleted only once finished.
+UNFINISHED_RUN_STATES = frozenset(state.value for state in JOB_RUN_UNFINISHED_STATES)
+FINISHED_RUN_STATES = frozenset(state.value for state in JOB_RUN_FINISHED_STATES)
+# CancelJobRun: an ACCEPTED run is canceled at once, the others stop through CANCELING.
+CANCELABLE_RUN_STATES = frozenset(state.value for state in JOB_RUN_CANCELABLE_STATES)
 
 # lifecycleDetails texts (ADS parses "exit code N" out of the first one)
 EXIT_CODE_DETAILS = "Job run artifact execution failed with exit code {code}."

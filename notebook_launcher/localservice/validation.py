@@ -17,7 +17,7 @@ from notebook_launcher.localservice.errors import (
     MissingParameterError,
 )
 from notebook_launcher.localservice.ids import is_compartment_ocid, is_ocid
-from notebook_launcher.oci_rules import MAX_TAG_VALUE_CHARS, MAX_TAGS, tag_problem
+from notebook_launcher.oci_facts.limits import MAX_TAG_VALUE_CHARS, MAX_TAGS, tag_problem
 
 MAX_ENV_CHARACTERS = 20_000
 MAX_ARGUMENT_CHARACTERS = 4_000
@@ -255,7 +255,7 @@ def string_map(body: Mapping[str, Any], field: str, prefix: str = "") -> dict[st
 
 def tags(body: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
     """freeformTags (string to string) and definedTags (namespace to object), within OCI's
-    tag limits (notebook_launcher.oci_rules: 64 tags, keys 1-100, values up to 256)."""
+    tag limits (notebook_launcher.oci_facts.limits: 64 tags, keys 1-100, values up to 256)."""
     freeform = string_map(body, "freeformTags") or {}
     if len(freeform) > MAX_TAGS:
         raise InvalidParameterError(f"freeformTags must hold at most {MAX_TAGS} tags.")

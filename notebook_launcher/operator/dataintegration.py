@@ -23,12 +23,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from notebook_launcher.oci_facts.states import JOB_RUN_TERMINAL_STATES
+
 logger = logging.getLogger(__name__)
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "dataintegration" / "rest-task.json"
 
 REQUEST_BODY_PARAMETER = "REQUEST_BODY"
-TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELED", "DELETED", "NEEDS_ATTENTION")
+TERMINAL_STATES = tuple(state.value for state in JOB_RUN_TERMINAL_STATES)
+# The poll conditions' "the run has not ended", spelled from the one list of terminal states.
+RUN_NOT_ENDED = " AND ".join(
+    f"CAST(json_path(SYS.RESPONSE_PAYLOAD, '$.lifecycleState') AS String) != '{state}'"
+    for state in TERMINAL_STATES
+)
 # Data Integration fails a REST task whose execute call answers with an HTTP error, before any
 # polling; this is that rule, written in the task's own expression language.
 EXECUTE_ACCEPTED = "SYS.RESPONSE_STATUS >= 200 AND SYS.RESPONSE_STATUS < 300"
@@ -660,6 +667,7 @@ def render_task(
         "provisioning_minutes": settings.provisioning_minutes,
         "poll_max_duration_minutes": settings.poll_max_duration_minutes,
         "poll_interval_seconds": settings.poll_interval_seconds,
+        "run_not_ended": RUN_NOT_ENDED,
         "request_body": build_request_body(
             settings.default_request, max_runtime_minutes=settings.max_runtime_minutes
         ),

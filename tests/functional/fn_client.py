@@ -22,8 +22,9 @@ from fdk import fixtures
 
 import func
 from notebook_launcher.localservice.embedded import EmbeddedService
+from notebook_launcher.oci_facts.states import JOB_RUN_TERMINAL_STATES
 
-FINISHED = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "DELETED", "NEEDS_ATTENTION"})
+FINISHED = frozenset(JOB_RUN_TERMINAL_STATES)
 
 
 @dataclass(frozen=True)

@@ -839,7 +839,7 @@ class DataScience:
             if record.state == lifecycle.ACCEPTED:
                 # Still waiting for a slot, never started: canceled at once.
                 target, details = lifecycle.CANCELED, lifecycle.CANCELED_DETAILS
-            elif record.state in (lifecycle.IN_PROGRESS, lifecycle.NEEDS_ATTENTION):
+            elif record.state in lifecycle.CANCELABLE_RUN_STATES:
                 # The executor stops the process tree, then moves it to CANCELED.
                 target, details = lifecycle.CANCELING, None
             else:

@@ -69,11 +69,12 @@ from notebook_launcher.localservice.store import (
     Store,
     Transaction,
 )
+from notebook_launcher.oci_facts.states import PipelineState
 
 logger = logging.getLogger(__name__)
 
-PIPELINE_ACTIVE = "ACTIVE"
-PIPELINE_DELETED = "DELETED"
+PIPELINE_ACTIVE = PipelineState.ACTIVE
+PIPELINE_DELETED = PipelineState.DELETED
 PIPELINE_STATES = ("CREATING", PIPELINE_ACTIVE, "DELETING", "FAILED", PIPELINE_DELETED)
 STEP_TYPES = ("ML_JOB", "CUSTOM_SCRIPT", "CONTAINER", "DATAFLOW")
 

@@ -41,35 +41,27 @@ from notebook_launcher.localservice.store import (
     Record,
     Store,
 )
+from notebook_launcher.oci_facts.states import PipelineRunState, StepRunState
 
 logger = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 1.0
 
-# pipeline-run states
-RUN_ACCEPTED = "ACCEPTED"
-RUN_IN_PROGRESS = "IN_PROGRESS"
-RUN_SUCCEEDED = "SUCCEEDED"
-RUN_FAILED = "FAILED"
-RUN_CANCELING = "CANCELING"
-RUN_CANCELED = "CANCELED"
-RUN_DELETED = "DELETED"
-RUN_STATES = (
-    RUN_ACCEPTED,
-    RUN_IN_PROGRESS,
-    RUN_FAILED,
-    RUN_SUCCEEDED,
-    RUN_CANCELING,
-    RUN_CANCELED,
-    "DELETING",
-    RUN_DELETED,
-)
+# pipeline-run states (OCI's, written once in oci_facts)
+RUN_ACCEPTED = PipelineRunState.ACCEPTED
+RUN_IN_PROGRESS = PipelineRunState.IN_PROGRESS
+RUN_SUCCEEDED = PipelineRunState.SUCCEEDED
+RUN_FAILED = PipelineRunState.FAILED
+RUN_CANCELING = PipelineRunState.CANCELING
+RUN_CANCELED = PipelineRunState.CANCELED
+RUN_DELETED = PipelineRunState.DELETED
+RUN_STATES = tuple(PipelineRunState)
 UNFINISHED_RUN_STATES = (RUN_ACCEPTED, RUN_IN_PROGRESS, RUN_CANCELING)
 FINISHED_RUN_STATES = (RUN_SUCCEEDED, RUN_FAILED, RUN_CANCELED)
 
 # step-run states
-WAITING = "WAITING"
-SKIPPED = "SKIPPED"
+WAITING = StepRunState.WAITING
+SKIPPED = StepRunState.SKIPPED
 STEP_ENDED = (lifecycle.SUCCEEDED, lifecycle.FAILED, lifecycle.CANCELED, SKIPPED)
 _STEP_BROKEN = (lifecycle.FAILED, lifecycle.CANCELED, SKIPPED)
 

@@ -59,19 +59,21 @@ from notebook_launcher.localservice.schedules.actions import (
 )
 from notebook_launcher.localservice.schedules.triggers import Trigger, parse_time, parse_trigger
 from notebook_launcher.localservice.store import SCHEDULES, Document, Record, Store, Transaction
+from notebook_launcher.oci_facts.states import ScheduleState
 
 logger = logging.getLogger(__name__)
 
 SCHEDULE = "datascienceschedule"
 
-CREATING = "CREATING"
-ACTIVE = "ACTIVE"
-INACTIVE = "INACTIVE"
-UPDATING = "UPDATING"
-DELETING = "DELETING"
-DELETED = "DELETED"
-FAILED = "FAILED"
-STATES = (CREATING, ACTIVE, INACTIVE, UPDATING, DELETING, DELETED, FAILED)
+# OCI's schedule states, written once in oci_facts
+CREATING = ScheduleState.CREATING
+ACTIVE = ScheduleState.ACTIVE
+INACTIVE = ScheduleState.INACTIVE
+UPDATING = ScheduleState.UPDATING
+DELETING = ScheduleState.DELETING
+DELETED = ScheduleState.DELETED
+FAILED = ScheduleState.FAILED
+STATES = tuple(ScheduleState)
 ACTION_TYPES = ("HTTP",)
 
 

@@ -43,6 +43,7 @@ from notebook_launcher.localservice.errors import NotFoundError, ServiceError
 from notebook_launcher.localservice.ui import sources
 from notebook_launcher.localservice.ui.auth import CSRF_FIELD, TOKEN_PARAMETER, ConsoleAuth
 from notebook_launcher.localservice.ui.sources import ConsoleSources, RunFilter
+from notebook_launcher.oci_facts.states import JOB_RUN_TERMINAL_STATES
 
 PREFIX = "/ui"
 HERE = Path(__file__).resolve().parent
@@ -112,7 +113,7 @@ def run_summary(run: dict[str, Any], job_names: dict[str, str]) -> dict[str, Any
         "id": run["id"],
         "name": run.get("displayName", ""),
         "state": state,
-        "finished": state in lifecycle.FINAL_STATES,
+        "finished": state in JOB_RUN_TERMINAL_STATES,
         "details": run.get("lifecycleDetails") or "",
         "jobId": run.get("jobId", ""),
         "jobName": job_names.get(str(run.get("jobId")), run.get("jobId", "")),

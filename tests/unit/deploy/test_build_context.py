@@ -90,8 +90,10 @@ def function_modules(checkout: Path) -> set[str]:
 def test_the_context_is_exactly_the_function(demo_checkout: Path) -> None:
     context = build_context(demo_checkout)
     expected = {"func.py", "func.yaml", "requirements.txt", "notebook_launcher/__init__.py"}
-    # The rules the function shares with the local service ship with it.
-    expected |= {"notebook_launcher/oci_rules.py", "notebook_launcher/archive_rules.py"}
+    # The OCI facts the function shares with the local service ship with it.
+    facts = demo_checkout / "notebook_launcher" / "oci_facts"
+    expected |= {p.relative_to(demo_checkout).as_posix() for p in facts.glob("*.py")}
+    assert "notebook_launcher/oci_facts/states.py" in expected
     expected |= function_modules(demo_checkout)
     assert "notebook_launcher/function/handler.py" in expected
     assert context == expected, (

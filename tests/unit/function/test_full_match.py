@@ -25,7 +25,7 @@ from notebook_launcher.function.oci_names import (
 from notebook_launcher.function.request import ENV_NAME_RE, RETRY_TOKEN_RE, parse_request
 from notebook_launcher.function.settings import Settings
 from notebook_launcher.localservice import ids
-from notebook_launcher.oci_rules import OCID_RE
+from notebook_launcher.oci_facts.identifiers import OCID_RE
 
 BOUNDED = settings(max_examples=60, deadline=None, derandomize=True)
 SUFFIXES = st.sampled_from(["\n", "\r", "\x00", "\r\n"])

@@ -8,11 +8,11 @@ import zipfile
 
 import pytest
 
-from notebook_launcher.archive_rules import link_target, member_problem
 from notebook_launcher.function.errors import InvalidRequestError, NotebookFetchError
 from notebook_launcher.function.notebook_source import SourceLimits, _unpack, folder_name
 from notebook_launcher.function.request import parse_request
 from notebook_launcher.function.settings import Settings
+from notebook_launcher.oci_facts.archive_paths import link_target, member_problem
 
 LIMITS = SourceLimits(max_files=10, max_bytes=1000, max_file_bytes=600, max_depth=2)
 SETTINGS = Settings(

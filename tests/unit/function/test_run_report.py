@@ -17,6 +17,7 @@ import pytest
 
 from notebook_launcher.artifact import run_report_writer as writer
 from notebook_launcher.function import parameters, redaction, report_artifact
+from notebook_launcher.function.datascience_port import Job
 from notebook_launcher.function.run_report import _Unavailable, output_folder, served_fields
 
 EXECUTED = Path(__file__).resolve().parents[2] / "fixtures" / "notebooks" / "executed"
@@ -259,10 +260,8 @@ def test_served_fields_inline_small_values_and_list_the_others() -> None:
     assert fields["failure"] is None
 
 
-def _job(variables: dict[str, str]) -> Any:
-    return SimpleNamespace(
-        job_configuration_details=SimpleNamespace(environment_variables=variables)
-    )
+def _job(variables: dict[str, str]) -> Job:
+    return Job("j1", "job", "p1", "c1", "ACTIVE", environment=variables)
 
 
 def test_output_folder_expands_the_run_and_refuses_jobs_without_the_writer() -> None:

@@ -1,4 +1,5 @@
-"""The parent side of `bench.launch_child`: spawn, send launches, collect the child's RSS.
+"""The parent side of `bench.launch_child` (the measured child): spawn it, send launches, collect
+its RSS.
 
 Every read has a deadline; a child that does not answer in time is killed. The child is
 reaped with `os.wait4`, whose ru_maxrss is kept for reference only: on Linux it includes
