@@ -50,6 +50,7 @@ from notebook_launcher.function.oci_edge import OciEdge
 from notebook_launcher.function.parameters import prepare_notebook
 from notebook_launcher.function.request import LaunchRequest
 from notebook_launcher.function.run_report import report_for_run
+from notebook_launcher.function.schedule_request import SCHEDULE_ACTIONS
 from notebook_launcher.function.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,22 @@ class Outcome:
     run_id: str | None = None
     reused: bool | None = None
     calls: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class JobTarget:
+    """The ACTIVE job a request runs, and what its runs are named and write after."""
+
+    job_id: str
+    project_id: str
+    compartment_id: str
+    run_name_base: str  # the job's name, that run names start with
+    output_uri: str | None  # the job's OUTPUT_URI (with ${JOB_RUN_OCID} for per-run folders)
+    reused: bool
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
 
 
 def _iso(value: Any) -> str | None:
@@ -134,6 +151,10 @@ class Launcher:
         if request.action == "cancel":
             assert request.id
             return self._cancel(request.id, deadline)
+        if request.action in SCHEDULE_ACTIONS:
+            from notebook_launcher.function.schedules import Schedules
+
+            return Schedules(self).handle(request, deadline, idempotency_key)
         return self._launch(request, deadline, idempotency_key)
 
     def _get_run(self, run_id: str, deadline: Deadline) -> Any:
@@ -156,39 +177,58 @@ class Launcher:
     def _launch(
         self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
     ) -> Outcome:
-        now = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        if request.dryRun:
+            return self.preview(request, deadline, idempotency_key)
+        job = self.find_or_create_job(request, deadline, idempotency_key)
+        run_spec = resolve_run(request, self.settings, job.run_name_base, idempotency_key, _now())
+        target = (job.job_id, job.project_id, job.compartment_id)
+        return self._run(target, run_spec, job.output_uri, job.reused, deadline)
+
+    def preview(
+        self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
+    ) -> Outcome:
+        """The dry run of a launch: the job and run it would make; nothing is created."""
         if request.jobId:
             job = self._existing_job(request.jobId, deadline)
-            if request.parameters and DIGEST_TAG not in (job.freeform_tags or {}):
-                raise InvalidRequestError(
-                    "The job was not created by notebook-launcher: its notebook has no cell "
-                    "that reads run parameters.",
-                    details=[FieldProblem("parameters", "not supported for this jobId")],
-                )
-            run_spec = resolve_run(request, self.settings, job.display_name, idempotency_key, now)
+            self._check_parameters_fit(request, job)
+            run_spec = resolve_run(
+                request, self.settings, job.display_name, idempotency_key, _now()
+            )
+            ds = self.edge.datascience
+            return Outcome(
+                body={
+                    "dryRun": True,
+                    "job": ds.base_client.sanitize_for_serialization(job),
+                    "run": _run_preview(run_spec),
+                },
+                job_id=job.id,
+            )
+        assert request.noteBook
+        content = self._fetch_content(request, deadline)
+        spec = resolve_job(
+            request, self.settings, content.notebook_file_name, content.prepared, content.digest()
+        )
+        run_spec = resolve_run(request, self.settings, spec.job_name, idempotency_key, _now())
+        return Outcome(body=self._dry_run(spec, content, run_spec))
+
+    def find_or_create_job(
+        self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
+    ) -> JobTarget:
+        """The ACTIVE job a launch request runs: `jobId`'s, or the one carrying the
+        request's digest (found, or created). Schedules run the same job (schedules.py)."""
+        if request.jobId:
+            job = self._existing_job(request.jobId, deadline)
+            self._check_parameters_fit(request, job)
             output = (job.job_configuration_details.environment_variables or {}).get("OUTPUT_URI")
-            if request.dryRun:
-                ds = self.edge.datascience
-                return Outcome(
-                    body={
-                        "dryRun": True,
-                        "job": ds.base_client.sanitize_for_serialization(job),
-                        "run": _run_preview(run_spec),
-                    },
-                    job_id=job.id,
-                )
-            target = (job.id, job.project_id, job.compartment_id)
-            return self._run(target, run_spec, output, True, deadline)
+            return JobTarget(
+                job.id, job.project_id, job.compartment_id, job.display_name, output, True
+            )
 
         assert request.noteBook
         content = self._fetch_content(request, deadline)
         spec = resolve_job(
             request, self.settings, content.notebook_file_name, content.prepared, content.digest()
         )
-        run_spec = resolve_run(request, self.settings, spec.job_name, idempotency_key, now)
-        if request.dryRun:
-            return Outcome(body=self._dry_run(spec, content, run_spec))
-
         listed = self._jobs_with_digest(spec, deadline) if request.reuseJob else []
         active = [job for job in listed if job.lifecycle_state == "ACTIVE"]
         job_id = str(_oldest(active).id) if active else None
@@ -196,8 +236,18 @@ class Launcher:
         if job_id is None:
             job_id = self._create_job(spec, content, idempotency_key, request.reuseJob, deadline)
             self._delete_stale_half_made_jobs(listed, job_id, deadline)
-        target = (job_id, spec.project_id, spec.compartment_id)
-        return self._run(target, run_spec, spec.output_uri, reused, deadline)
+        return JobTarget(
+            job_id, spec.project_id, spec.compartment_id, spec.job_name, spec.output_uri, reused
+        )
+
+    @staticmethod
+    def _check_parameters_fit(request: LaunchRequest, job: Any) -> None:
+        if request.parameters and DIGEST_TAG not in (job.freeform_tags or {}):
+            raise InvalidRequestError(
+                "The job was not created by notebook-launcher: its notebook has no cell "
+                "that reads run parameters.",
+                details=[FieldProblem("parameters", "not supported for this jobId")],
+            )
 
     # -- steps ----------------------------------------------------------------------------
 
