@@ -91,7 +91,11 @@ def test_the_context_is_exactly_the_function(demo_checkout: Path) -> None:
     context = build_context(demo_checkout)
     expected = {"func.py", "func.yaml", "requirements.txt", "notebook_launcher/__init__.py"}
     # The rules the function shares with the local service ship with it.
-    expected |= {"notebook_launcher/oci_rules.py", "notebook_launcher/archive_rules.py"}
+    expected |= {
+        "notebook_launcher/oci_rules.py",
+        "notebook_launcher/archive_rules.py",
+        "notebook_launcher/schedule_rules.py",
+    }
     expected |= function_modules(demo_checkout)
     assert "notebook_launcher/function/handler.py" in expected
     assert context == expected, (
