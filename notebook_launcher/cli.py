@@ -22,6 +22,8 @@ _COMMANDS: dict[str, str] = {
     "logs": "notebook_launcher.console.runs:logs",
     "runs": "notebook_launcher.console.runs:runs",
     "report": "notebook_launcher.console.run_report_view:report",
+    "schedules": "notebook_launcher.console.schedules:schedules",
+    "schedule": "notebook_launcher.console.schedules:schedule",
     "demo": "notebook_launcher.console.demo:demo",
     "di-task": "notebook_launcher.operator.cli:di_task",
 }

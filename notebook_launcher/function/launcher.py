@@ -59,6 +59,7 @@ from notebook_launcher.function.oci_edge import OciEdge
 from notebook_launcher.function.parameters import prepare_notebook
 from notebook_launcher.function.request import LaunchRequest
 from notebook_launcher.function.run_report import report_for_run
+from notebook_launcher.function.schedule_request import SCHEDULE_ACTIONS
 from notebook_launcher.function.settings import Settings
 from notebook_launcher.oci_facts.states import JOB_RUN_CANCELABLE_STATES, JobRunState, JobState
 
@@ -82,6 +83,22 @@ class Outcome:
     run_id: str | None = None
     reused: bool | None = None
     calls: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class JobTarget:
+    """The ACTIVE job a request runs, and what its runs are named and write after."""
+
+    job_id: str
+    project_id: str
+    compartment_id: str
+    run_name_base: str  # the job's name, that run names start with
+    output_uri: str | None  # the job's OUTPUT_URI (with ${JOB_RUN_OCID} for per-run folders)
+    reused: bool
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
 
 
 def _iso(value: Any) -> str | None:
@@ -145,6 +162,10 @@ class Launcher:
         if request.action == "cancel":
             assert request.id
             return self._cancel(request.id, deadline)
+        if request.action in SCHEDULE_ACTIONS:
+            from notebook_launcher.function.schedules import Schedules
+
+            return Schedules(self).handle(request, deadline, idempotency_key)
         return self._launch(request, deadline, idempotency_key)
 
     def _cancel(self, run_id: str, deadline: Deadline) -> Outcome:
@@ -162,47 +183,89 @@ class Launcher:
     def _launch(
         self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
     ) -> Outcome:
-        now = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+        if request.dryRun:
+            return self.preview(request, deadline, idempotency_key)
+        job = self.find_or_create_job(request, deadline, idempotency_key)
+        run_spec = resolve_run(request, self.settings, job.run_name_base, idempotency_key, _now())
+        target = (job.job_id, job.project_id, job.compartment_id)
+        return self._run(target, run_spec, job.output_uri, job.reused, deadline)
+
+    def preview(
+        self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
+    ) -> Outcome:
+        """The dry run of a launch: the job and run it would make; nothing is created."""
         if request.jobId:
             job = self._existing_job(request.jobId, deadline)
-            if request.parameters and DIGEST_TAG not in job.freeform_tags:
-                raise InvalidRequestError(
-                    "The job was not created by notebook-launcher: its notebook has no cell "
-                    "that reads run parameters.",
-                    details=[FieldProblem("parameters", "not supported for this jobId")],
-                )
-            run_spec = resolve_run(request, self.settings, job.display_name, idempotency_key, now)
-            output = job.environment.get("OUTPUT_URI")
-            if request.dryRun:
-                return Outcome(
-                    body={
-                        "dryRun": True,
-                        "job": dict(job.document),
-                        "run": _run_preview(run_spec),
-                    },
-                    job_id=job.id,
-                )
-            target = (job.id, job.project_id, job.compartment_id)
-            return self._run(target, run_spec, output, True, deadline)
+            self._check_parameters_fit(request, job)
+            run_spec = resolve_run(
+                request, self.settings, job.display_name, idempotency_key, _now()
+            )
+            return Outcome(
+                body={"dryRun": True, "job": dict(job.document), "run": _run_preview(run_spec)},
+                job_id=job.id,
+            )
+        content, spec = self.prepare_job(request, deadline)
+        run_spec = resolve_run(request, self.settings, spec.job_name, idempotency_key, _now())
+        return Outcome(body=self._dry_run(spec, content, run_spec))
 
+    # -- the job of a launch (schedules.py and pipeline launches use it too) ---------------
+
+    def find_or_create_job(
+        self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
+    ) -> JobTarget:
+        """The ACTIVE job a launch request runs: `jobId`'s, or the one carrying the
+        request's digest (found, or created)."""
+        if request.jobId:
+            job = self._existing_job(request.jobId, deadline)
+            self._check_parameters_fit(request, job)
+            output = job.environment.get("OUTPUT_URI")
+            return JobTarget(
+                job.id, job.project_id, job.compartment_id, job.display_name, output, True
+            )
+        content, spec = self.prepare_job(request, deadline)
+        job_id, reused = self.job_for_spec(
+            spec, content, request.reuseJob, idempotency_key, deadline
+        )
+        return JobTarget(
+            job_id, spec.project_id, spec.compartment_id, spec.job_name, spec.output_uri, reused
+        )
+
+    def prepare_job(
+        self, request: LaunchRequest, deadline: Deadline
+    ) -> tuple[ArtifactContent, JobSpec]:
+        """The notebook (fetched, checked, prepared) and the job spec of a noteBook launch."""
         assert request.noteBook
         content = self._fetch_content(request, deadline)
         spec = resolve_job(
             request, self.settings, content.notebook_file_name, content.prepared, content.digest()
         )
-        run_spec = resolve_run(request, self.settings, spec.job_name, idempotency_key, now)
-        if request.dryRun:
-            return Outcome(body=self._dry_run(spec, content, run_spec))
+        return content, spec
 
-        listed = self._jobs_with_digest(spec, deadline) if request.reuseJob else []
+    def job_for_spec(
+        self,
+        spec: JobSpec,
+        content: ArtifactContent,
+        reuse: bool,
+        idempotency_key: str | None,
+        deadline: Deadline,
+    ) -> tuple[str, bool]:
+        """(job id, reused): the oldest ACTIVE job with spec's digest, else a new one."""
+        listed = self._jobs_with_digest(spec, deadline) if reuse else []
         active = [job for job in listed if job.lifecycle_state == JobState.ACTIVE]
-        job_id = _oldest(active).id if active else None
-        reused = job_id is not None
-        if job_id is None:
-            job_id = self._create_job(spec, content, idempotency_key, request.reuseJob, deadline)
-            self._delete_stale_half_made_jobs(listed, job_id, deadline)
-        target = (job_id, spec.project_id, spec.compartment_id)
-        return self._run(target, run_spec, spec.output_uri, reused, deadline)
+        if active:
+            return _oldest(active).id, True
+        job_id = self._create_job(spec, content, idempotency_key, reuse, deadline)
+        self._delete_stale_half_made_jobs(listed, job_id, deadline)
+        return job_id, False
+
+    @staticmethod
+    def _check_parameters_fit(request: LaunchRequest, job: Job) -> None:
+        if request.parameters and DIGEST_TAG not in job.freeform_tags:
+            raise InvalidRequestError(
+                "The job was not created by notebook-launcher: its notebook has no cell "
+                "that reads run parameters.",
+                details=[FieldProblem("parameters", "not supported for this jobId")],
+            )
 
     # -- steps ----------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import keyword
 import math
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -18,6 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from notebook_launcher.function.errors import FieldProblem, InvalidRequestError
 from notebook_launcher.function.notebook_source import is_source, notebook_path_problem
 from notebook_launcher.function.oci_names import OCI_URI_RE, SHAPE_RE, is_conda_env, ocid_problem
+from notebook_launcher.function.schedule_request import (
+    SCHEDULE_ID_ACTIONS,
+    ScheduleSpec,
+    schedule_problems,
+)
 from notebook_launcher.function.settings import Settings
 from notebook_launcher.oci_facts.limits import (
     MAX_ENVIRONMENT_CHARS,
@@ -95,7 +101,17 @@ class LaunchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    action: Literal["launch", "status", "cancel"] = "launch"
+    action: Literal[
+        "launch",
+        "status",
+        "cancel",
+        "schedule",
+        "schedules",
+        "schedule-show",
+        "schedule-pause",
+        "schedule-resume",
+        "schedule-delete",
+    ] = "launch"
     id: str | None = None
     noteBook: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
     notebookPath: Annotated[str, StringConstraints(min_length=1, max_length=1024)] | None = None
@@ -131,6 +147,7 @@ class LaunchRequest(BaseModel):
     jobId: str | None = None
     reuseJob: bool = True
     dryRun: bool = False
+    schedule: ScheduleSpec | None = None
 
 
 MAX_FIELD_NAME_ECHO = 64
@@ -192,17 +209,30 @@ def _check_tags(problems: list[FieldProblem], req: LaunchRequest) -> None:
 
 def _check_semantics(req: LaunchRequest, settings: Settings) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
-    for field in OCID_TYPES:
+    for field in (name for name in OCID_TYPES if name != "id"):
         _check_ocid(problems, field, getattr(req, field))
+    if req.id is not None:
+        kinds = ("datascienceschedule",) if req.action in SCHEDULE_ID_ACTIONS else OCID_TYPES["id"]
+        if problem := ocid_problem(req.id, kinds):
+            problems.append(FieldProblem("id", problem))
     _check_oci_uri(problems, "outputFolder", req.outputFolder)
+    if req.schedule is not None and req.action != "schedule":
+        problems.append(FieldProblem("schedule", "only for action schedule"))
 
-    if req.action in ("status", "cancel"):
+    if req.action in ("status", "cancel", *SCHEDULE_ID_ACTIONS):
         if req.id is None:
             problems.append(FieldProblem("id", f"required for action {req.action}"))
         return problems
+    if req.action == "schedules":
+        return problems
+    if req.action == "schedule":
+        if req.schedule is None:
+            problems.append(FieldProblem("schedule", "required for action schedule"))
+        else:
+            problems.extend(schedule_problems(req.schedule, datetime.now(UTC)))
 
     if req.id is not None:
-        problems.append(FieldProblem("id", "only for action status or cancel"))
+        problems.append(FieldProblem("id", "only for actions that name a run or a schedule"))
     if req.jobId is not None:
         for field in sorted(JOB_LEVEL_FIELDS & req.model_fields_set):
             problems.append(

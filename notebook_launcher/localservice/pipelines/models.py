@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from notebook_launcher.localservice import lifecycle, validation
@@ -171,6 +172,15 @@ def dependency_cycle(depends_on: Mapping[str, Sequence[str]]) -> list[str] | Non
         if cycle := visit(name):
             return cycle
     return None
+
+
+@dataclass(frozen=True)
+class PipelineRunRequest:
+    """A checked CreatePipelineRun body: `build(tx)` makes the run's document (or raises)."""
+
+    details: Document
+    request_hash: str
+    build: Callable[[Transaction], Document]
 
 
 class Pipelines:
@@ -468,6 +478,29 @@ class Pipelines:
     def create_pipeline_run(
         self, body: object, principal_id: str, retry_token: str | None
     ) -> tuple[Record, bool]:
+        request = self.pipeline_run_request(body, principal_id)
+        record, created = self._create(
+            "CreatePipelineRun", PIPELINE_RUNS, retry_token, request.request_hash, request.build
+        )
+        if created:
+            self._orchestrator.wake()
+        return record, created
+
+    def create_pipeline_run_in(
+        self, tx: Transaction, request: PipelineRunRequest, retry_token: str
+    ) -> tuple[Record, bool]:
+        """CreatePipelineRun inside `tx` (a schedule's fire): the run, and whether it is new.
+        The orchestrator's sweep starts it once `tx` is committed."""
+        previous = tx.check_retry_token("CreatePipelineRun", retry_token, request.request_hash)
+        if previous is not None and (record := tx.get(PIPELINE_RUNS, previous)) is not None:
+            return record, False
+        record = tx.insert(PIPELINE_RUNS, request.build(tx))
+        tx.save_retry_token("CreatePipelineRun", retry_token, request.request_hash, record.id)
+        return record, True
+
+    def pipeline_run_request(self, body: object, principal_id: str) -> PipelineRunRequest:
+        """A CreatePipelineRun body, checked (400s naming the field); what it names is
+        checked when the request is built inside a transaction."""
         details = validation.as_object(body)
         _refuse_unsupported(
             details,
@@ -552,12 +585,7 @@ class Pipelines:
                 )
             return doc
 
-        record, created = self._create(
-            "CreatePipelineRun", PIPELINE_RUNS, retry_token, body_hash(details), build
-        )
-        if created:
-            self._orchestrator.wake()
-        return record, created
+        return PipelineRunRequest(details, body_hash(details), build)
 
     @staticmethod
     def _step_overrides(value: object) -> list[Document]:

@@ -3,9 +3,10 @@
 Each action checks its details when the schedule is stored (the same checks as the API
 operation it performs, 400s naming the field under `action.actionDetails`), and on a fire
 performs that operation through the same backend as the API, inside the scheduler's
-transaction, with a retry token the fire derives from the schedule and its fire time. Adding
-pipeline runs is one more entry here (CREATE_PIPELINE_RUN → the pipelines backend's
-CreatePipelineRun).
+transaction, with a retry token the fire derives from the schedule and its fire time:
+CREATE_JOB_RUN → the Data Science backend's CreateJobRun, CREATE_PIPELINE_RUN → the
+pipelines backend's CreatePipelineRun (the pipelines service's orchestrator, sweeping every
+second, starts the run). INVOKE_ML_APPLICATION_PROVIDER_TRIGGER is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any, Protocol
 from notebook_launcher.localservice import validation
 from notebook_launcher.localservice.datascience.models import DataScience
 from notebook_launcher.localservice.errors import ServiceError
+from notebook_launcher.localservice.pipelines.models import Pipelines
+from notebook_launcher.localservice.pipelines.orchestrator import Orchestrator
 from notebook_launcher.localservice.rest import ServiceContext
 from notebook_launcher.localservice.store import Transaction
 
@@ -100,10 +103,57 @@ class CreateJobRunAction:
         self._ds.submit_job_run(fired.resource_id)
 
 
+class CreatePipelineRunAction:
+    """CREATE_PIPELINE_RUN: `createPipelineRunDetails` is a CreatePipelineRunDetails,
+    performed as CreatePipelineRun by the pipelines backend (created by the schedule)."""
+
+    def __init__(self, pipelines: Pipelines) -> None:
+        self._pipelines = pipelines
+
+    def check(self, details: Mapping[str, Any], principal_id: str) -> dict[str, Any]:
+        name = f"{_PREFIX}.createPipelineRunDetails"
+        run = validation.as_object(
+            validation.required(details, "createPipelineRunDetails", _PREFIX), name
+        )
+        try:
+            request = self._pipelines.pipeline_run_request(run, principal_id)
+        except ServiceError as exc:
+            raise type(exc)(f"{name}: {exc.message}") from None
+        return {"httpActionType": CREATE_PIPELINE_RUN, "createPipelineRunDetails": request.details}
+
+    def verify(self, tx: Transaction, details: Mapping[str, Any], principal_id: str) -> None:
+        # CreatePipelineRun's own checks of what the body names (the pipeline ACTIVE, its
+        # steps), without inserting.
+        request = self._pipelines.pipeline_run_request(
+            details["createPipelineRunDetails"], principal_id
+        )
+        try:
+            request.build(tx)
+        except ServiceError as exc:
+            raise type(exc)(f"{_PREFIX}.createPipelineRunDetails: {exc.message}") from None
+
+    def perform(
+        self, tx: Transaction, details: Mapping[str, Any], principal_id: str, retry_token: str
+    ) -> Fired:
+        request = self._pipelines.pipeline_run_request(
+            details["createPipelineRunDetails"], principal_id
+        )
+        record, created = self._pipelines.create_pipeline_run_in(tx, request, retry_token)
+        return Fired(record.id, "pipeline run", created)
+
+    def submit(self, fired: Fired) -> None:
+        """Nothing to start here: the pipelines service's orchestrator sweeps the store
+        every SWEEP_SECONDS and runs the ACCEPTED run."""
+
+
 def build_actions(context: ServiceContext) -> dict[str, Action]:
     """The actions this service can perform; the other HTTP action types are refused."""
     datascience = DataScience(context.store, context.layout.artifacts, context.executor)
+    # Not started: the pipelines service's own orchestrator sweeps the store and runs what a
+    # fire creates; this one only gives the backend its type.
+    pipelines = Pipelines(context.store, datascience, Orchestrator(context.store, datascience))
     builders: dict[str, Callable[[], Action]] = {
         CREATE_JOB_RUN: lambda: CreateJobRunAction(datascience),
+        CREATE_PIPELINE_RUN: lambda: CreatePipelineRunAction(pipelines),
     }
     return {name: build() for name, build in builders.items()}

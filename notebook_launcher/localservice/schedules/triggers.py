@@ -18,35 +18,35 @@ there is none left.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from croniter import CroniterBadCronError, CroniterBadDateError, croniter
-from dateutil.rrule import rrule, rrulestr
+from croniter import CroniterBadDateError, croniter
 
 from notebook_launcher.localservice import validation
 from notebook_launcher.localservice.errors import InvalidParameterError
 from notebook_launcher.localservice.ids import format_time
+from notebook_launcher.schedule_rules import (
+    FREQUENCIES,
+    FREQUENCY_UNITS,
+    MAX_EXPRESSION,
+    MAX_INTERVAL,
+    TimeFormatError,
+    cron_problem,
+    normalize_cron,
+    parse_instant,
+    recurrence_problem,
+    recurrence_rule,
+    recurrence_text,
+)
 
 CRON = "CRON"
 INTERVAL = "INTERVAL"
 ICAL = "ICAL"
 TRIGGER_TYPES = (CRON, INTERVAL, ICAL)
-FREQUENCIES = ("HOURLY", "DAILY")
-_FREQUENCY_UNITS = {"HOURLY": timedelta(hours=1), "DAILY": timedelta(days=1)}
-MAX_INTERVAL = 10_000
-MAX_EXPRESSION = 1_000
-# A recurrence must occur within this window of its start, or it is refused as never firing
-# (dateutil would otherwise search to the year 9999, seconds of work per call).
-ICAL_HORIZON = timedelta(days=5 * 366)
-ICAL_FREQUENCIES = ("MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
-
-_CRON_FIELD = re.compile(r"[0-9A-Za-z*/,\-?LW#]+")
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
-_RRULE = re.compile(r"(?:RRULE:)?([A-Z]+=[A-Za-z0-9,+\-:]+(?:;[A-Z]+=[A-Za-z0-9,+\-:]+)*)")
+_FREQUENCY_UNITS = FREQUENCY_UNITS
 
 
 @dataclass(frozen=True)
@@ -100,15 +100,10 @@ class Trigger:
 
 def parse_time(value: object, name: str) -> datetime:
     """An RFC 3339 time (full match) as an aware UTC datetime, else 400 naming `name`."""
-    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
-        raise InvalidParameterError(
-            f"{name} must be an RFC 3339 date-time such as 2030-01-01T02:00:00Z."
-        )
-    text = re.sub(r"\.(\d{6})\d+", r".\1", value.replace("z", "Z").replace("Z", "+00:00"))
     try:
-        return datetime.fromisoformat(text).astimezone(UTC)
-    except ValueError:
-        raise InvalidParameterError(f"{name} is not a valid date-time.") from None
+        return parse_instant(value)
+    except TimeFormatError as exc:
+        raise InvalidParameterError(f"{name} {exc}") from None
 
 
 def parse_trigger(value: object, now: datetime, prefix: str = "trigger") -> dict[str, Any]:
@@ -151,20 +146,9 @@ def _cron_expression(body: Mapping[str, Any], prefix: str) -> str:
     name = f"{prefix}.cronExpression"
     expression = validation.string(body, "cronExpression", prefix, needed=True)
     assert expression is not None
-    fields = expression.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(field) for field in fields):
-        raise InvalidParameterError(
-            f"{name} must be a UNIX cron expression of five fields (minute hour day-of-month"
-            f" month day-of-week), such as '0 2 * * *'."
-        )
-    normalized = " ".join(fields)
-    try:
-        valid = croniter.is_valid(normalized, strict=True)
-    except (CroniterBadCronError, ValueError):
-        valid = False
-    if not valid:
-        raise InvalidParameterError(f"{name} is not a valid cron expression: '{normalized}'.")
-    return normalized
+    if (problem := cron_problem(expression)) is not None:
+        raise InvalidParameterError(f"{name} {problem}")
+    return normalize_cron(expression)
 
 
 def _interval(body: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -200,33 +184,13 @@ def _jitter(doc: Mapping[str, Any], schedule_id: str) -> timedelta:
     return timedelta(seconds=digest % (seconds + 1))
 
 
-def _rule(recurrence: str, start: datetime) -> rrule:
-    rule = rrulestr(recurrence, dtstart=start.replace(microsecond=0))
-    assert isinstance(rule, rrule)  # one RRULE, checked when stored
-    return rule
+def _rule(recurrence: str, start: datetime) -> Any:
+    return recurrence_rule(recurrence, start)
 
 
 def _recurrence(text: str, start: datetime, name: str) -> str:
-    match = _RRULE.fullmatch(text.strip())
-    if match is None:
-        raise InvalidParameterError(
-            f"{name} must be one RFC 5545 recurrence rule, such as 'FREQ=DAILY;INTERVAL=1'"
-            " (DTSTART is the trigger's timeStart)."
-        )
-    rule_text = match.group(1)
-    parts = dict(part.split("=", 1) for part in rule_text.split(";"))
-    if parts.get("FREQ") not in ICAL_FREQUENCIES:
-        raise InvalidParameterError(f"{name} FREQ must be one of {', '.join(ICAL_FREQUENCIES)}.")
-    try:
-        rule = _rule(rule_text, start)
-    except (ValueError, TypeError) as exc:
-        raise InvalidParameterError(f"{name} is not a valid recurrence rule: {exc}.") from None
-    until: datetime | None = getattr(rule, "_until", None)
-    horizon = start + ICAL_HORIZON
-    probe = rule.replace(count=None, until=min(until, horizon) if until else horizon)
-    if probe.after(start - timedelta(seconds=1), inc=False) is None:
-        raise InvalidParameterError(
-            f"{name} has no occurrence between the start and five years later (or its UNTIL);"
-            " it would never fire."
-        )
+    if (problem := recurrence_problem(text, start)) is not None:
+        raise InvalidParameterError(f"{name} {problem}")
+    rule_text = recurrence_text(text)
+    assert rule_text is not None
     return rule_text

@@ -653,3 +653,70 @@ def test_the_sdk_waiters_complete_on_every_schedule_work_request(
         "SCHEDULE_ACTIVATE",
         "SCHEDULE_DELETE",
     }
+
+
+def test_a_pipeline_run_schedule_fires_a_real_pipeline_run(
+    ds: Any, clocked: EmbeddedService, project: str, job: str, made: list[str]
+) -> None:
+    from tests.functional.localservice.test_pipelines import (
+        create_pipeline,
+        ml_job_step,
+        wait_for_pipeline_run,
+    )
+
+    pipeline = create_pipeline(ds, project, clocked.tenancy_id, [ml_job_step("only", job)])
+    start = now_of(clocked) + timedelta(minutes=5)
+    details = MODELS.CreateScheduleDetails(
+        display_name=f"p-{uuid.uuid4().hex[:8]}",
+        project_id=project,
+        compartment_id=clocked.tenancy_id,
+        trigger=MODELS.ScheduleIntervalTrigger(frequency="HOURLY", interval=1, time_start=start),
+        action=MODELS.ScheduleHttpAction(
+            action_details=MODELS.CreatePipelineRunScheduleActionDetails(
+                create_pipeline_run_details=MODELS.CreatePipelineRunDetails(
+                    compartment_id=clocked.tenancy_id,
+                    project_id=project,
+                    pipeline_id=pipeline.id,
+                    display_name="scheduled-pipeline-run",
+                    step_override_details=[
+                        MODELS.PipelineStepOverrideDetails(
+                            step_name="only",
+                            step_configuration_details=MODELS.PipelineStepConfigurationDetails(
+                                environment_variables={"NOTEBOOK_PARAMETERS": '{"n": 7}'}
+                            ),
+                        )
+                    ],
+                )
+            )
+        ),
+    )
+    schedule = ds.create_schedule(details).data
+    made.append(schedule.id)
+    stored = ds.get_schedule(schedule.id).data
+    assert stored.action.action_details.http_action_type == "CREATE_PIPELINE_RUN"
+    assert stored.time_next_scheduled_run == start
+
+    def pipeline_runs() -> list[Any]:
+        return list(
+            ds.list_pipeline_runs(compartment_id=clocked.tenancy_id, pipeline_id=pipeline.id).data
+        )
+
+    clocked.set_clock(iso(start - timedelta(seconds=1)))
+    assert pipeline_runs() == []
+    clocked.set_clock(iso(start))
+    runs = pipeline_runs()
+    assert len(runs) == 1 and runs[0].created_by == schedule.id
+    fired = ds.get_schedule(schedule.id).data
+    assert runs[0].id in fired.last_schedule_run_details
+    finished = wait_for_pipeline_run(ds, runs[0].id)
+    assert finished.lifecycle_state == "SUCCEEDED", finished.lifecycle_details
+    step_run = finished.step_runs[0]
+    assert 'params={"n": 7}' in clocked.logs(step_run.job_run_id)
+
+    # a pipeline that does not exist: refused when stored, naming the field
+    details.action.action_details.create_pipeline_run_details.pipeline_id = (
+        "ocid1.datasciencepipeline.oc1.iad.missing"
+    )
+    error = service_error(ds.create_schedule, details)
+    assert error.status in (400, 404)
+    assert "createPipelineRunDetails" in error.message

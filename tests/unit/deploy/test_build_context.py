@@ -94,6 +94,8 @@ def test_the_context_is_exactly_the_function(demo_checkout: Path) -> None:
     facts = demo_checkout / "notebook_launcher" / "oci_facts"
     expected |= {p.relative_to(demo_checkout).as_posix() for p in facts.glob("*.py")}
     assert "notebook_launcher/oci_facts/states.py" in expected
+    # The schedule trigger checks it shares with the local service (croniter, dateutil).
+    expected |= {"notebook_launcher/schedule_rules.py"}
     expected |= function_modules(demo_checkout)
     assert "notebook_launcher/function/handler.py" in expected
     assert context == expected, (

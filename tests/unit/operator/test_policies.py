@@ -163,6 +163,7 @@ def test_function_gets_exactly_what_it_needs() -> None:
         ("manage", "data-science-jobs"),
         ("use", "data-science-job-runs"),
         ("manage", "data-science-job-runs"),
+        ("manage", "data-science-schedules"),  # the schedule actions
         ("manage", "log-groups"),
         ("read", "objects"),
     }
