@@ -180,24 +180,45 @@ class Launcher:
             target = (job.id, job.project_id, job.compartment_id)
             return self._run(target, run_spec, output, True, deadline)
 
+        content, spec = self.prepare_job(request, deadline)
+        run_spec = resolve_run(request, self.settings, spec.job_name, idempotency_key, now)
+        if request.dryRun:
+            return Outcome(body=self._dry_run(spec, content, run_spec))
+        job_id, reused = self.find_or_create_job(
+            spec, content, request.reuseJob, idempotency_key, deadline
+        )
+        target = (job_id, spec.project_id, spec.compartment_id)
+        return self._run(target, run_spec, spec.output_uri, reused, deadline)
+
+    # -- the job of a launch (also used by pipeline launches) -----------------------------
+
+    def prepare_job(
+        self, request: LaunchRequest, deadline: Deadline
+    ) -> tuple[ArtifactContent, JobSpec]:
+        """The notebook (fetched, checked, prepared) and the job spec of a noteBook launch."""
         assert request.noteBook
         content = self._fetch_content(request, deadline)
         spec = resolve_job(
             request, self.settings, content.notebook_file_name, content.prepared, content.digest()
         )
-        run_spec = resolve_run(request, self.settings, spec.job_name, idempotency_key, now)
-        if request.dryRun:
-            return Outcome(body=self._dry_run(spec, content, run_spec))
+        return content, spec
 
-        listed = self._jobs_with_digest(spec, deadline) if request.reuseJob else []
+    def find_or_create_job(
+        self,
+        spec: JobSpec,
+        content: ArtifactContent,
+        reuse: bool,
+        idempotency_key: str | None,
+        deadline: Deadline,
+    ) -> tuple[str, bool]:
+        """(job id, reused): the oldest ACTIVE job with spec's digest, else a new one."""
+        listed = self._jobs_with_digest(spec, deadline) if reuse else []
         active = [job for job in listed if job.lifecycle_state == "ACTIVE"]
-        job_id = str(_oldest(active).id) if active else None
-        reused = job_id is not None
-        if job_id is None:
-            job_id = self._create_job(spec, content, idempotency_key, request.reuseJob, deadline)
-            self._delete_stale_half_made_jobs(listed, job_id, deadline)
-        target = (job_id, spec.project_id, spec.compartment_id)
-        return self._run(target, run_spec, spec.output_uri, reused, deadline)
+        if active:
+            return str(_oldest(active).id), True
+        job_id = self._create_job(spec, content, idempotency_key, reuse, deadline)
+        self._delete_stale_half_made_jobs(listed, job_id, deadline)
+        return job_id, False
 
     # -- steps ----------------------------------------------------------------------------
 
