@@ -222,9 +222,7 @@ SECTIONS: tuple[Section, ...] = (
 )
 SECTION_NAMES: tuple[str, ...] = tuple(s.name for s in SECTIONS)
 # With --fallback, the fallback template stands in for these narrow sections.
-REPLACED_BY_FALLBACK = frozenset(
-    {"function", "workspace", "job-runs", "conda-packs", "pipelines"}
-)
+REPLACED_BY_FALLBACK = frozenset({"function", "workspace", "job-runs", "conda-packs", "pipelines"})
 
 
 @dataclass(frozen=True)
