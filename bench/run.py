@@ -4,6 +4,8 @@
    and warm, on one local service (bench/launch.py).
 2. Local service: a run against nbconvert, N launches at once under the concurrency bound,
    GetJobRun latency under a polling load (bench/service.py).
+3. Paging: ListJobRuns' twentieth page against its first at 2,000 runs, as a ratio
+   (bench/paging.py; issue 10).
 
 Prints rich tables and writes `<out>/latest.md`, `<out>/latest.json` and
 `<out>/launch.png`. Everything talks to local services on 127.0.0.1 only, every loop is
@@ -28,6 +30,7 @@ from typing import Any
 
 from bench.child import ROOT
 from bench.launch import LaunchResults, run_launch_benchmark
+from bench.paging import PagingResults, paging_table, run_paging_benchmark
 from bench.report import (
     Table,
     breakdown_table,
@@ -156,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs, 5 s polling (smoke)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument(
-        "--only", choices=("launch", "service"), help="run one section (development)"
+        "--only",
+        choices=("launch", "service", "paging"),
+        help="run one section (development)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args(argv)
@@ -181,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
 
     launch: LaunchResults | None = None
     service: ServiceResults | None = None
+    paging: PagingResults | None = None
     errors: list[str] = []
     work_dir = Path(tempfile.mkdtemp(prefix="nl-bench-"))
     try:
@@ -211,6 +217,20 @@ def main(argv: list[str] | None = None) -> int:
                 console.print_exception()
                 errors.append(f"service section failed: {type(exc).__name__}: {exc}")
             meta["serviceSeconds"] = round(time.monotonic() - section, 1)
+        if args.only in (None, "paging"):
+            progress("paging: ListJobRuns page 1 and page 20 at 2,000 runs")
+            try:
+                paging = run_paging_benchmark(work_dir)
+                meta["paging"] = {
+                    "runs": paging.runs,
+                    "firstPageMs": round(paging.first_ms, 2),
+                    "farPageMs": round(paging.far_ms, 2),
+                    "farPage": paging.far_page,
+                    "ratio": round(paging.ratio, 3),
+                }
+            except Exception as exc:
+                console.print_exception()
+                errors.append(f"paging section failed: {type(exc).__name__}: {exc}")
     finally:
         if args.keep:
             console.log(f"scratch folder kept: {work_dir}")
@@ -232,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
     if service is not None:
         tables += service_tables(service)
+    if paging is not None:
+        tables.append(paging_table(paging))
 
     args.out.mkdir(parents=True, exist_ok=True)
     chart = False

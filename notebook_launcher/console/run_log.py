@@ -1,9 +1,9 @@
 """A job run's log, read incrementally: `read_new()` gives the text added since the last call.
 
-The local service keeps each run's output in a file and serves it from
-`GET /_local/jobRuns/{id}/logs?offset=N` (signed like any other call). On OCI the run logs
-to the OCI Logging log in its `logDetails`, read with the Logging Search API; entries reach
-search a little after they are written, so a follower sees them late, never out of order.
+One path for both targets: a run logs to the OCI Logging log in its `logDetails`, read with
+the Logging Search API (SearchLogs), on OCI and on the local service alike (which serves
+SearchLogs over its runs' output). Entries reach search a little after they are written, so a
+follower sees them late, never out of order.
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from notebook_launcher.console.target import LocalTarget, OciTarget
+    from notebook_launcher.console.target import Target
 
-LOG_READ_TIMEOUT = (5, 30)
 SEARCH_PAGE_LIMIT = 500
 
 
@@ -38,50 +37,10 @@ class UnavailableRunLog:
         return ""
 
 
-class LocalRunLog:
-    """The local service's log of one run, read from an offset."""
-
-    def __init__(self, target: LocalTarget, run_id: str) -> None:
-        self.target = target
-        self.run_id = run_id
-        self.offset = 0
-        self.note: str | None = None
-        self._signer: Any = None
-
-    def read_new(self) -> str:
-        import requests
-
-        if self._signer is None:
-            self._signer = self.target.signer
-        url = f"{self.target.endpoint}/_local/jobRuns/{self.run_id}/logs"
-        try:
-            response = requests.get(
-                url,
-                params={"offset": self.offset},
-                auth=self._signer,
-                timeout=LOG_READ_TIMEOUT,
-            )
-        except requests.exceptions.RequestException as exc:
-            raise self.target.unreachable(f"reading the run's log: {type(exc).__name__}") from None
-        if response.status_code >= 400:
-            from notebook_launcher.console.errors import ServiceRefusedError
-
-            raise ServiceRefusedError(
-                f"reading the log of {self.run_id} failed at {self.target.describe()}: "
-                f"{response.status_code} {response.text[:200]}"
-            )
-        text = response.text
-        next_offset = response.headers.get("x-next-offset", "")
-        self.offset = (
-            int(next_offset) if next_offset.isdigit() else self.offset + len(text.encode())
-        )
-        return text
-
-
 class OciRunLog:
     """The OCI Logging log of one run, searched from where the previous read stopped."""
 
-    def __init__(self, target: OciTarget, run: Any, client: Any = None) -> None:
+    def __init__(self, target: Target, run: Any, client: Any = None) -> None:
         self.target = target
         self.run = run
         self.note: str | None = None
@@ -99,7 +58,8 @@ class OciRunLog:
         import oci
 
         if self._client is None:
-            self._client = oci.loggingsearch.LogSearchClient(self.target.config)
+            endpoint = {"service_endpoint": self.target.endpoint} if self.target.endpoint else {}
+            self._client = oci.loggingsearch.LogSearchClient(self.target.config, **endpoint)
         details = oci.loggingsearch.models.SearchLogsDetails(
             time_start=self.since,
             time_end=dt.datetime.now(dt.UTC),

@@ -30,7 +30,7 @@ from notebook_launcher.console.errors import (
     TargetUnavailableError,
     connection_errors,
 )
-from notebook_launcher.console.run_log import LocalRunLog, OciRunLog, RunLog, UnavailableRunLog
+from notebook_launcher.console.run_log import OciRunLog, RunLog, UnavailableRunLog
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -120,9 +120,16 @@ class Target(ABC):
     def unreachable(self, reason: str) -> TargetUnavailableError:
         """The error for a target that does not answer."""
 
-    @abstractmethod
     def run_log(self, run: Any) -> RunLog:
-        """The source of a job run's log text."""
+        """The source of a job run's log text: its Logging log, searched (both targets)."""
+        details = run.log_details
+        if details is None or not details.log_id:
+            return UnavailableRunLog(
+                "the run has no log (its job was created without logging)"
+                if run.lifecycle_state != "ACCEPTED"
+                else "the run has no log yet"
+            )
+        return OciRunLog(self, run)
 
     def local_path(self, uri: str) -> Path | None:
         """The file an oci:// URI is on this machine (the local service's objects)."""
@@ -253,9 +260,6 @@ class LocalTarget(Target):
             self._namespace = str(self.call("GetNamespace", client.get_namespace).data)
         return self._namespace
 
-    def run_log(self, run: Any) -> RunLog:
-        return LocalRunLog(self, str(run.id))
-
     def local_path(self, uri: str) -> Path | None:
         """Objects of the local Object Storage are files under <data-dir>/objectstorage/."""
         location = parse_oci_uri(uri)
@@ -341,16 +345,6 @@ class OciTarget(Target):
 
     def unreachable(self, reason: str) -> TargetUnavailableError:
         return TargetUnavailableError(f"cannot reach {self.describe()} ({reason})")
-
-    def run_log(self, run: Any) -> RunLog:
-        details = run.log_details
-        if details is None or not details.log_id:
-            return UnavailableRunLog(
-                "the run has no log (its job was created without logging)"
-                if run.lifecycle_state != "ACCEPTED"
-                else "the run has no log yet"
-            )
-        return OciRunLog(self, run)
 
 
 def resolve_target(options: TargetOptions) -> Target:

@@ -1,4 +1,5 @@
-"""A local stand-in for OCI Data Science and the Object Storage calls runs need.
+"""A local stand-in for OCI Data Science, Object Storage and Logging, as runs and their
+operators use them.
 
 `python -m notebook_launcher serve` (cli.py, server.py) runs it; `EmbeddedService`
 (embedded.py) is its testing helper. Who calls whom:
@@ -12,7 +13,10 @@
         │                   body caps) — every request, every path
         ├─ datascience/     urls.py ─► responses.py ─► models.py ─► store, lifecycle, validation
         │                                                 └─► executor (runs job runs)
-        ├─ objectstorage/   urls.py ─► responses.py ─► models.py (objects as files)
+        ├─ objectstorage/   urls.py ─► responses.py ─► models.py (objects as files, their
+        │                   attributes, buckets and multipart uploads in objectstorage.db)
+        ├─ logging/         urls.py ─► responses.py ─► models.py (log groups, logs, SearchLogs
+        │                   over the runs' output); datascience gives runs their logs through it
         ├─ pipelines/       urls.py ─► responses.py ─► models.py; orchestrator.py runs each
         │                   step as a job run through datascience (woken by the executor)
         └─ developer_api.py /_local: run logs, call stats, faults (not OCI operations)

@@ -33,6 +33,7 @@ from notebook_launcher.localservice.errors import (
 )
 from notebook_launcher.localservice.faults import CallStats, FaultInjector
 from notebook_launcher.localservice.identity.signatures import SignatureVerifier
+from notebook_launcher.localservice.logging import urls as logging_service
 from notebook_launcher.localservice.middleware import RequestIdMiddleware, SignatureMiddleware
 from notebook_launcher.localservice.objectstorage import urls as objectstorage
 from notebook_launcher.localservice.pipelines import urls as pipelines
@@ -53,6 +54,7 @@ SERVICES: tuple[ServiceSpec[Any], ...] = (
     objectstorage.SERVICE,
     pipelines.SERVICE,
     schedules.SERVICE,
+    logging_service.SERVICE,
 )
 
 
@@ -106,6 +108,9 @@ def create_app(
         },
     )
     app.state.console = web_console
+    # No redirect from `/x` to `/x/` (or back): a client re-sending a redirected request
+    # signs a path it did not ask for; an unknown path is OCI's 404 NotFound instead.
+    app.router.redirect_slashes = False
     return app
 
 

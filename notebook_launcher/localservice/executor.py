@@ -1,11 +1,15 @@
 """Runs job runs for real, as local processes.
 
-What OCI does with a job run, done on this machine: unpack the job artifact in a fresh
-folder, start its `JOB_RUN_ENTRYPOINT` with the job's environment variables overlaid by the
-run's (plus JOB_RUN_OCID, JOB_OCID, PROJECT_OCID, JOB_RUN_COMPARTMENT_OCID and a
-resource-principal session for the run) and the command-line arguments, and follow it to
-the end. Conda slugs are recorded in the run's environment but not installed: the run uses
-the service's own interpreter (see `runenv`).
+What OCI does with a job run, done on this machine: unpack the job artifact (a zip or a
+tar, compressed or not, or a single script) in a fresh folder that is the run's working
+directory, start its `JOB_RUN_ENTRYPOINT` (relative to that folder, so `root/main.py` for
+an archive whose code sits under a root folder) with the job's environment variables
+overlaid by the run's, plus the variables OCI documents for every run (TENANCY_OCID,
+PROJECT_OCID, PROJECT_COMPARTMENT_OCID, JOB_OCID, JOB_COMPARTMENT_OCID,
+JOB_ARTIFACT_FILE_NAME, JOB_RUN_OCID, JOB_RUN_COMPARTMENT_OCID) and a resource-principal
+session for the run, with the command-line arguments, and follow it to the end. Conda
+slugs are recorded in the run's environment but not installed: the run uses the service's
+own interpreter (see `runenv`).
 
 At most `concurrency` runs execute at once; the others wait in order, ACCEPTED. A run's
 stdout and stderr go to `<data-dir>/logs/<run id>.log` as they are written. Cancel and an
@@ -27,6 +31,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 import zipfile
@@ -43,7 +48,7 @@ from notebook_launcher.localservice.identity.provisioning import LocalIdentity
 from notebook_launcher.localservice.identity.session_tokens import issue_resource_principal
 from notebook_launcher.localservice.layout import DataDir
 from notebook_launcher.localservice.runenv import RunRuntime
-from notebook_launcher.localservice.store import JOB_RUNS, JOBS, Record, Store
+from notebook_launcher.localservice.store import JOB_RUNS, JOBS, PROJECTS, Record, Store
 
 logger = logging.getLogger(__name__)
 
@@ -340,8 +345,8 @@ class Executor:
         variables: dict[str, str] = dict(configuration.get("environmentVariables") or {})
         entrypoint = variables.get("JOB_RUN_ENTRYPOINT")
         if not entrypoint:
-            if zipfile.is_zipfile(info_file):
-                raise RunSetupError("JOB_RUN_ENTRYPOINT is not set for a zip artifact.")
+            if is_archive(Path(info_file)):
+                raise RunSetupError("JOB_RUN_ENTRYPOINT is not set for a zip or tar artifact.")
             entrypoint = artifact.file_name
         entry_path = (work_dir / entrypoint).resolve()
         if not entry_path.is_relative_to(work_dir.resolve()) or not entry_path.is_file():
@@ -374,15 +379,26 @@ class Executor:
                 compartment_id=str(run.doc["compartmentId"]),
             )
         )
-        env.update(
-            {
-                "JOB_RUN_OCID": run.id,
-                "JOB_OCID": job.id,
-                "PROJECT_OCID": str(run.doc["projectId"]),
-                "JOB_RUN_COMPARTMENT_OCID": str(run.doc["compartmentId"]),
-            }
-        )
+        env.update(self._service_variables(run, job, artifact.file_name))
         return command, env
+
+    def _service_variables(self, run: Record, job: Record, artifact_name: str) -> dict[str, str]:
+        """The variables OCI sets in every job run ("Job Environment Variables",
+        docs.oracle.com/en-us/iaas/data-science/using/jobs-env-vars.htm)."""
+        project_id = str(run.doc["projectId"])
+        project = self._store.get(PROJECTS, project_id)
+        return {
+            "TENANCY_OCID": self._identity.tenancy_id,
+            "PROJECT_OCID": project_id,
+            "PROJECT_COMPARTMENT_OCID": str(
+                project.doc["compartmentId"] if project else run.doc["compartmentId"]
+            ),
+            "JOB_OCID": job.id,
+            "JOB_COMPARTMENT_OCID": str(job.doc["compartmentId"]),
+            "JOB_ARTIFACT_FILE_NAME": artifact_name,
+            "JOB_RUN_OCID": run.id,
+            "JOB_RUN_COMPARTMENT_OCID": str(run.doc["compartmentId"]),
+        }
 
     def _kill_orphan(self, run_id: str) -> None:
         """Stop a run process that outlived a killed service, if it is still there."""
@@ -411,6 +427,11 @@ def _effective_configuration(job: Mapping[str, Any], run: Mapping[str, Any]) -> 
     return base
 
 
+def is_archive(artifact: Path) -> bool:
+    """Whether an artifact is a zip or a (compressed) tar, the archives OCI unpacks."""
+    return zipfile.is_zipfile(artifact) or tarfile.is_tarfile(artifact)
+
+
 def unpack_artifact(
     artifact: Path,
     file_name: str,
@@ -419,43 +440,74 @@ def unpack_artifact(
     max_bytes: int = MAX_UNPACKED_BYTES,
     max_entries: int = MAX_ARTIFACT_ENTRIES,
 ) -> None:
-    """Unzip a zip artifact into `destination`, or copy a single-file artifact there.
+    """Unpack a zip or (compressed) tar artifact into `destination`, or copy a single-file
+    artifact there.
 
-    A zip is checked before anything is written: at most `max_entries` entries whose
+    An archive is checked before anything is written: at most `max_entries` entries whose
     declared sizes add up to at most `max_bytes` (extraction never writes more than an
-    entry declares), and no path leaving `destination`. Every refusal or failure, the
-    file system's included, is a RunSetupError saying why.
+    entry declares), no path leaving `destination`, and (tar) only files and folders. Every
+    refusal or failure, the file system's included, is a RunSetupError saying why.
     """
     try:
-        if not zipfile.is_zipfile(artifact):
+        if zipfile.is_zipfile(artifact):
+            _unzip(artifact, destination, max_bytes, max_entries)
+        elif tarfile.is_tarfile(artifact):
+            _untar(artifact, destination, max_bytes, max_entries)
+        else:
             name = os.path.basename(file_name)
             if name in ("", ".", ".."):
                 raise RunSetupError("the artifact cannot be unpacked: its file name is not usable.")
             shutil.copyfile(artifact, destination / name)
-            return
-        root = destination.resolve()
-        with zipfile.ZipFile(artifact) as archive:
-            members = archive.infolist()
-            if len(members) > max_entries:
-                raise RunSetupError(f"the artifact holds more than {max_entries} entries.")
-            if sum(member.file_size for member in members) > max_bytes:
-                raise RunSetupError(
-                    f"the artifact unpacks to more than {max_bytes} bytes,"
-                    " the local service's limit."
-                )
-            for member in members:
-                # The rule the function applies to a caller's folder or archive, then the
-                # file system's own answer.
-                if member_problem(member.filename) or not (
-                    (root / member.filename).resolve().is_relative_to(root)
-                ):
-                    raise RunSetupError(f"the artifact holds an unsafe path {member.filename!r}.")
-            archive.extractall(root)
-    except (zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
-        raise RunSetupError(f"the artifact cannot be unzipped ({exc}).") from None
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, NotImplementedError) as exc:
+        raise RunSetupError(f"the artifact cannot be unpacked ({exc}).") from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise RunSetupError(f"the artifact cannot be unpacked ({reason}).") from None
+
+
+def _check_members(
+    root: Path, names: list[str], total: int, max_bytes: int, max_entries: int
+) -> None:
+    if len(names) > max_entries:
+        raise RunSetupError(f"the artifact holds more than {max_entries} entries.")
+    if total > max_bytes:
+        raise RunSetupError(
+            f"the artifact unpacks to more than {max_bytes} bytes, the local service's limit."
+        )
+    for name in names:
+        # The rule the function applies to a caller's folder or archive, then the file
+        # system's own answer.
+        if member_problem(name) or not (root / name).resolve().is_relative_to(root):
+            raise RunSetupError(f"the artifact holds an unsafe path {name!r}.")
+
+
+def _unzip(artifact: Path, destination: Path, max_bytes: int, max_entries: int) -> None:
+    root = destination.resolve()
+    with zipfile.ZipFile(artifact) as archive:
+        members = archive.infolist()
+        _check_members(
+            root,
+            [m.filename for m in members],
+            sum(m.file_size for m in members),
+            max_bytes,
+            max_entries,
+        )
+        archive.extractall(root)  # noqa: S202 (every member checked above)
+
+
+def _untar(artifact: Path, destination: Path, max_bytes: int, max_entries: int) -> None:
+    root = destination.resolve()
+    with tarfile.open(artifact) as archive:
+        members = archive.getmembers()
+        for member in members:
+            if not (member.isfile() or member.isdir()):
+                raise RunSetupError(
+                    f"the artifact holds {member.name!r}, which is not a file or a folder."
+                )
+        _check_members(
+            root, [m.name for m in members], sum(m.size for m in members), max_bytes, max_entries
+        )
+        archive.extractall(root, filter="data")
 
 
 def _exit_code(returncode: int) -> int:

@@ -19,6 +19,10 @@ agree on them:
       runtime/       what every run's interpreter loads (sitecustomize, kernel spec)
       principals/    resource-principal sessions issued to callers (`EmbeddedService`)
       objectstorage/ Object Storage objects, `<namespace>/<bucket>/<object name>`
+      objectstorage.db  what OCI keeps beside an object's bytes (etag, content type, metadata),
+                     buckets, multipart uploads
+      logging.db     log groups, logs, and the entries of runs' logs taken in by searches
+      multipart/     the parts of multipart uploads in progress, `<upload id>/<part number>`
 
 Dependency-free on purpose: tools that only look at a data dir import it without the server.
 """
@@ -93,6 +97,18 @@ class DataDir:
     @property
     def objectstorage(self) -> Path:
         return self.root / "objectstorage"
+
+    @property
+    def objectstorage_db(self) -> Path:
+        return self.root / "objectstorage.db"
+
+    @property
+    def logging_db(self) -> Path:
+        return self.root / "logging.db"
+
+    @property
+    def multipart_uploads(self) -> Path:
+        return self.root / "multipart"
 
     def artifact_path(self, job_id: str) -> Path:
         """Where a job's artifact is kept."""

@@ -67,7 +67,8 @@ JOB_RUNS = Kind("job_runs", "timeAccepted")
 PIPELINES = Kind("pipelines", "timeCreated")
 PIPELINE_RUNS = Kind("pipeline_runs", "timeAccepted")
 SCHEDULES = Kind("schedules", "timeCreated")
-KINDS = (PROJECTS, JOBS, JOB_RUNS, PIPELINES, PIPELINE_RUNS, SCHEDULES)
+WORK_REQUESTS = Kind("work_requests", "timeAccepted")
+KINDS = (PROJECTS, JOBS, JOB_RUNS, PIPELINES, PIPELINE_RUNS, SCHEDULES, WORK_REQUESTS)
 
 # document field -> column, for the columns lists filter on
 _COLUMNS = {
@@ -91,6 +92,16 @@ _SCHEMA = [
             etag TEXT NOT NULL,
             doc TEXT NOT NULL)"""
         for kind in KINDS
+    ),
+    # Lists page by key (sort column, seq): with these, every page costs the same.
+    *(
+        f"CREATE INDEX IF NOT EXISTS {kind.table}_by_{name} ON {kind.table} ({columns})"
+        for kind in KINDS
+        for name, columns in (
+            ("compartment_time", "compartment_id, time_created, seq"),
+            ("job_time", "job_id, time_created, seq"),
+            ("compartment_name", "compartment_id, display_name, seq"),
+        )
     ),
     """CREATE TABLE IF NOT EXISTS artifacts (
         job_id TEXT PRIMARY KEY,
@@ -139,10 +150,12 @@ class ArtifactInfo:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a list: the records and the offset of the next page, if any."""
+    """One page of a list: the records, the offset of the next page, if any, and the key
+    (sort value, seq) of the page's last record, after which the next page starts."""
 
     records: list[Record]
     next_offset: int | None
+    next_after: tuple[str, int] | None = None
 
 
 class Transaction:
@@ -196,8 +209,11 @@ class Transaction:
         offset: int,
         limit: int,
         exclude_states: Sequence[str] = (),
+        after: tuple[str, int] | None = None,
     ) -> Page:
-        """Records matching every `filters` field exactly (`id` or a document field)."""
+        """Records matching every `filters` field exactly (`id` or a document field), in
+        sort order from `offset`, or (keyset paging) after the key `after` of a previous
+        page's last record, which costs the same on every page."""
         clauses: list[str] = []
         params: list[Any] = []
         for field, value in filters.items():
@@ -207,16 +223,26 @@ class Transaction:
         if exclude_states and "lifecycleState" not in filters:
             clauses.append(f"lifecycle_state NOT IN ({', '.join('?' for _ in exclude_states)})")
             params.extend(exclude_states)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         column = "display_name" if sort_by == "displayName" else "time_created"
         direction = "DESC" if descending else "ASC"
+        if after is not None:
+            beyond = "<" if descending else ">"
+            clauses.append(f"({column}, seq) {beyond} (?, ?)")
+            params.extend(after)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = self._conn.execute(
-            f"SELECT doc, etag FROM {kind.table} {where}"  # noqa: S608
+            f"SELECT doc, etag, seq, {column} FROM {kind.table} {where}"  # noqa: S608
             f" ORDER BY {column} {direction}, seq {direction} LIMIT ? OFFSET ?",
             (*params, limit + 1, offset),
         ).fetchall()
-        records = [Record(json.loads(doc), etag) for doc, etag in rows[:limit]]
-        return Page(records, offset + limit if len(rows) > limit else None)
+        records = [Record(json.loads(doc), etag) for doc, etag, _, _ in rows[:limit]]
+        more = len(rows) > limit
+        last = rows[limit - 1] if more else None
+        return Page(
+            records,
+            offset + limit if more else None,
+            (str(last[3]), int(last[2])) if last is not None else None,
+        )
 
     def ids_in_states(self, kind: Kind, states: Sequence[str]) -> list[str]:
         """Ids of resources in any of `states`, oldest first."""

@@ -337,7 +337,33 @@ def infrastructure(value: object, prefix: str) -> Body:
             for key in ("ocpus", "memoryInGBs")
             if (number := positive_number(shape_body, key, shape_prefix)) is not None
         }
+    _check_shape(result, prefix)
     return result
+
+
+def _check_shape(infrastructure: Body, prefix: str) -> None:
+    """The shape is one ListJobShapes lists; a shape config only for a Flex shape, within
+    the shape's core count and memory."""
+    from notebook_launcher.localservice.datascience.shapes import BY_NAME
+
+    name = infrastructure["shapeName"]
+    shape = BY_NAME.get(name)
+    if shape is None:
+        raise InvalidParameterError(
+            f"{prefix}.shapeName {name!r} is not a job shape of this service"
+            " (ListJobShapes lists them)."
+        )
+    config = infrastructure.get("jobShapeConfigDetails")
+    if config and not shape.flexible:
+        raise InvalidParameterError(
+            f"{prefix}.jobShapeConfigDetails is only allowed with a Flex shape, not {name}."
+        )
+    for key, bound in (("ocpus", shape.core_count), ("memoryInGBs", shape.memory_in_gbs)):
+        value = (config or {}).get(key)
+        if value is not None and value > bound:
+            raise InvalidParameterError(
+                f"{prefix}.jobShapeConfigDetails.{key} must be at most {bound} for {name}."
+            )
 
 
 def log_configuration(value: object, prefix: str) -> Body:

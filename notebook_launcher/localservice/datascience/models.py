@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from notebook_launcher.localservice import lifecycle, validation
+from notebook_launcher.localservice.datascience.shapes import JOB_SHAPES
 from notebook_launcher.localservice.errors import (
     ConflictError,
     IncorrectStateError,
@@ -53,6 +54,7 @@ from notebook_launcher.localservice.store import (
     JOB_RUNS,
     JOBS,
     PROJECTS,
+    WORK_REQUESTS,
     ArtifactInfo,
     Document,
     Kind,
@@ -124,6 +126,14 @@ _SUMMARY_FIELDS = {
     ),
 }
 _FILENAME_RE = re.compile(r"filename\*?=(?:UTF-8'')?\"?([^\";]+)\"?", re.IGNORECASE)
+
+
+class RunLogs(Protocol):
+    """What job runs need from the Logging service: a log for a run that logs."""
+
+    def attach_run(
+        self, run_id: str, compartment: str, group_id: str, log_id: str | None, run_name: str
+    ) -> dict[str, str]: ...
 
 
 class RunScheduler(Protocol):
@@ -199,8 +209,15 @@ def _create_in(
 class DataScience:
     """Projects, jobs, job artifacts and job runs kept in a `Store`."""
 
-    def __init__(self, store: Store, artifacts_dir: Path, scheduler: RunScheduler) -> None:
+    def __init__(
+        self,
+        store: Store,
+        artifacts_dir: Path,
+        scheduler: RunScheduler,
+        logs: RunLogs | None = None,
+    ) -> None:
         self._store = store
+        self._logs = logs
         self._artifacts_dir = artifacts_dir
         self._scheduler = scheduler
         artifacts_dir.mkdir(parents=True, exist_ok=True)
@@ -251,21 +268,23 @@ class DataScience:
         sort_order = validation.choice(query.get("sortOrder"), "sortOrder", SORT_ORDERS)
         if sort_order is None:
             sort_order = "DESC" if sort_by == "timeCreated" else "ASC"
-        limit = _int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
-        offset = _page_offset(query.get("page"))
+        limit = int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
+        order = f"{sort_by} {sort_order}"
+        after = page_key(query.get("page"), order)
         with self._store.transaction() as tx:
             page: Page = tx.query(
                 kind,
                 filters,
                 sort_by=sort_by,
                 descending=sort_order == "DESC",
-                offset=offset,
+                offset=0,
                 limit=limit,
                 exclude_states=(deleted_state,),
+                after=after,
             )
         return ListResult(
             [summary(kind, r.doc) for r in page.records],
-            None if page.next_offset is None else _page_token(page.next_offset),
+            None if page.next_after is None else page_token(page.next_after, order),
         )
 
     def list_records(
@@ -326,6 +345,50 @@ class DataScience:
             lifecycle.PROJECT_STATES,
             "DELETED",
         )
+
+    def update_project(self, project_id: str, body: object, if_match: str | None) -> Record:
+        self.get_project(project_id)
+        details = validation.as_object(body)
+        changes = _common_changes(details, description=True)
+        with self._store.transaction() as tx:
+            record = tx.get(PROJECTS, project_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state != lifecycle.PROJECT_ACTIVE:
+                raise IncorrectStateError(
+                    f"The project is {record.state}; only an ACTIVE project can be updated."
+                )
+            return tx.replace(PROJECTS, {**record.doc, **changes})
+
+    def delete_project(self, project_id: str, if_match: str | None) -> str:
+        """Delete a project that holds no job (any longer); the work request id.
+
+        A project still holding jobs is refused with 409 Conflict (not IncorrectState,
+        which the SDK's default retry strategy would retry for ten minutes)."""
+        self.get_project(project_id)
+        with self._store.transaction() as tx:
+            record = tx.get(PROJECTS, project_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state != lifecycle.PROJECT_ACTIVE:
+                raise IncorrectStateError(f"The project is already {record.state}.")
+            jobs = tx.query(
+                JOBS,
+                {"projectId": project_id},
+                sort_by="timeCreated",
+                descending=False,
+                offset=0,
+                limit=1,
+                exclude_states=(lifecycle.JOB_DELETED,),
+            ).records
+            if jobs:
+                raise ConflictError("The project still holds jobs; delete them before the project.")
+            tx.replace(PROJECTS, {**record.doc, "lifecycleState": "DELETED"})
+            return _finished_work_request(
+                tx, "PROJECT_DELETE", str(record.doc["compartmentId"]), "project", project_id
+            )
 
     def _require_project(self, tx: Transaction, project_id: str) -> Record:
         project = tx.get(PROJECTS, project_id)
@@ -469,8 +532,11 @@ class DataScience:
             for run in runs:
                 tx.replace(JOB_RUNS, {**run.doc, "lifecycleState": lifecycle.DELETED})
             tx.replace(JOBS, {**record.doc, "lifecycleState": lifecycle.JOB_DELETED})
+            work_request = _finished_work_request(
+                tx, "JOB_DELETE", str(record.doc["compartmentId"]), "job", job_id
+            )
         logger.info("job %s deleted with %d run(s)", job_id, len(runs))
-        return new_ocid(WORK_REQUEST)
+        return work_request
 
     # ----------------------------------------------------------------- artifacts
 
@@ -617,8 +683,9 @@ class DataScience:
                 raise IncorrectStateError(
                     f"The job is {job.state}; a job run can be created only for an ACTIVE job."
                 )
+            run_id = new_ocid(JOB_RUN)
             doc: Document = {
-                "id": new_ocid(JOB_RUN),
+                "id": run_id,
                 "timeAccepted": now_text(),
                 "createdBy": principal_id,
                 "projectId": project_id,
@@ -636,12 +703,39 @@ class DataScience:
                 doc["jobConfigurationOverrideDetails"] = override
             if log_override is not None:
                 doc["jobLogConfigurationOverrideDetails"] = log_override
-            log_details = _log_details(job.doc.get("jobLogConfigurationDetails"), log_override)
+            log_details = self._log_details(
+                run_id, compartment, name, job.doc.get("jobLogConfigurationDetails"), log_override
+            )
             if log_details is not None:
                 doc["logDetails"] = log_details
             return doc
 
         return JobRunRequest(details, body_hash(details), build)
+
+    def _log_details(
+        self,
+        run_id: str,
+        compartment: str,
+        run_name: str,
+        job_config: object,
+        override: Document | None,
+    ) -> Document | None:
+        """The run's logDetails as OCI sets them: with logging enabled and a log group, the
+        log named, or with enableAutoLogCreation a log made for this run in the group."""
+        config: Document = dict(job_config) if isinstance(job_config, dict) else {}
+        if override:
+            config.update(override)
+        group, log = config.get("logGroupId"), config.get("logId")
+        if not config.get("enableLogging") or not group:
+            return None
+        if not log and not config.get("enableAutoLogCreation"):
+            raise InvalidParameterError(
+                "jobLogConfigurationDetails names a log group but no logId, and"
+                " enableAutoLogCreation is false: there is no log to write to."
+            )
+        if self._logs is None:
+            return {"logGroupId": group, "logId": log} if log else None
+        return self._logs.attach_run(run_id, compartment, str(group), log or None, run_name)
 
     def get_job_run(self, run_id: str) -> Record:
         return self._get(JOB_RUNS, run_id, JOB_RUN)
@@ -654,6 +748,86 @@ class DataScience:
             lifecycle.RUN_STATES,
             lifecycle.DELETED,
         )
+
+    def update_job_run(self, run_id: str, body: object, if_match: str | None) -> Record:
+        """UpdateJobRun: displayName and tags (UpdateJobRunDetails), in any state but DELETED."""
+        self.get_job_run(run_id)
+        details = validation.as_object(body)
+        changes = _common_changes(details, description=False)
+        with self._store.transaction() as tx:
+            record = tx.get(JOB_RUNS, run_id)
+            if record is None:
+                raise NotFoundError()
+            _check_etag(record, if_match)
+            if record.state == lifecycle.DELETED:
+                raise IncorrectStateError("The job run is DELETED; it cannot be updated.")
+            return tx.replace(JOB_RUNS, {**record.doc, **changes})
+
+    # ----------------------------------------------------------------- job shapes
+
+    def list_job_shapes(self, query: Mapping[str, str]) -> ListResult:
+        if not query.get("compartmentId"):
+            raise MissingParameterError("Missing parameter: compartmentId.")
+        limit = int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
+        start = 0
+        if query.get("page"):
+            start = validation.small_integer(query["page"]) or -1
+            if not 0 < start < len(JOB_SHAPES):
+                raise InvalidParameterError("page is not a valid page token.")
+        items = [shape.summary() for shape in JOB_SHAPES[start : start + limit]]
+        more = start + limit < len(JOB_SHAPES)
+        return ListResult(items, str(start + limit) if more else None)
+
+    # ----------------------------------------------------------------- work requests
+
+    def get_work_request(self, request_id: str) -> Record:
+        return self._get(WORK_REQUESTS, request_id, WORK_REQUEST)
+
+    def list_work_requests(self, query: Mapping[str, str]) -> ListResult:
+        compartment = query.get("compartmentId")
+        if not compartment:
+            raise MissingParameterError("Missing parameter: compartmentId.")
+        limit = int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
+        with self._store.transaction() as tx:
+            records = tx.query(
+                WORK_REQUESTS,
+                {"compartmentId": compartment, **({"id": query["id"]} if query.get("id") else {})},
+                sort_by="timeCreated",
+                descending=query.get("sortOrder", "DESC") != "ASC",
+                offset=0,
+                limit=100_000,
+            ).records
+        docs = [
+            r.doc
+            for r in records
+            if query.get("operationType") in (None, "", r.doc["operationType"])
+            and query.get("status") in (None, "", r.doc["status"])
+            and (
+                not query.get("resourceId")
+                or any(x["identifier"] == query["resourceId"] for x in r.doc["resources"])
+            )
+        ]
+        start = 0
+        if query.get("page"):
+            start = validation.small_integer(query["page"]) or -1
+            if not 0 < start < len(docs):
+                raise InvalidParameterError("page is not a valid page token.")
+        more = start + limit < len(docs)
+        return ListResult(docs[start : start + limit], str(start + limit) if more else None)
+
+    def work_request_logs(self, request_id: str) -> list[Document]:
+        doc = self.get_work_request(request_id).doc
+        resource = doc["resources"][0]
+        return [
+            {
+                "message": f"{doc['operationType']} of {resource['identifier']} succeeded.",
+                "timestamp": doc["timeFinished"],
+            }
+        ]
+
+    def work_request_errors(self, request_id: str) -> list[Document]:
+        self.get_work_request(request_id)
+        return []  # local work requests finish when they are made, and never fail
 
     def cancel_job_run(self, run_id: str, if_match: str | None) -> None:
         self.get_job_run(run_id)
@@ -697,21 +871,58 @@ class DataScience:
             tx.replace(JOB_RUNS, {**record.doc, "lifecycleState": lifecycle.DELETED})
 
 
+def _common_changes(details: Mapping[str, Any], *, description: bool) -> Document:
+    """The displayName, description (when the resource has one) and tags an Update sets."""
+    changes: Document = {}
+    if (name := validation.string(details, "displayName")) is not None:
+        changes["displayName"] = name
+    if description:
+        text = validation.string(details, "description", max_length=validation.MAX_DESCRIPTION)
+        if text is not None:
+            changes["description"] = text
+    if details.get("freeformTags") is not None or details.get("definedTags") is not None:
+        freeform, defined = validation.tags(details)
+        if details.get("freeformTags") is not None:
+            changes["freeformTags"] = freeform
+        if details.get("definedTags") is not None:
+            changes["definedTags"] = defined
+    return changes
+
+
+def _finished_work_request(
+    tx: Transaction, operation: str, compartment: str, entity: str, resource_id: str
+) -> str:
+    """A work request for an operation the local service finished at once: SUCCEEDED, 100 %,
+    the resource DELETED (what `*_and_wait_for_state` and `--wait-for-state` poll)."""
+    now = now_text()
+    doc: Document = {
+        "id": new_ocid(WORK_REQUEST),
+        "operationType": operation,
+        "status": "SUCCEEDED",
+        "compartmentId": compartment,
+        "percentComplete": 100.0,
+        "resources": [
+            {
+                "entityType": entity,
+                "actionType": "DELETED",
+                "identifier": resource_id,
+                "entityUri": f"/{entity}s/{resource_id}",
+            }
+        ],
+        "timeAccepted": now,
+        "timeStarted": now,
+        "timeFinished": now,
+    }
+    tx.insert(WORK_REQUESTS, doc)
+    return str(doc["id"])
+
+
 def _refuse_unsupported(details: Mapping[str, Any], *fields: str) -> None:
     """400 for configuration the local service cannot honour (containers, storage mounts,
     multi-node), rather than silently running without it. An empty list asks for nothing."""
     for field in fields:
         if details.get(field) not in (None, []):
             raise InvalidParameterError(f"{field} is not supported by the local service.")
-
-
-def _log_details(job_config: object, override: Document | None) -> Document | None:
-    config: Document = dict(job_config) if isinstance(job_config, dict) else {}
-    if override:
-        config.update(override)
-    if config.get("enableLogging") and config.get("logGroupId") and config.get("logId"):
-        return {"logGroupId": config["logGroupId"], "logId": config["logId"]}
-    return None
 
 
 def _file_digests(path: Path) -> tuple[int, str, str]:
@@ -735,9 +946,7 @@ def _file_name(content_disposition: str | None) -> str:
     return "artifact.zip"
 
 
-def _int_query(
-    query: Mapping[str, str], name: str, default: int, minimum: int, maximum: int
-) -> int:
+def int_query(query: Mapping[str, str], name: str, default: int, minimum: int, maximum: int) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
         return default
@@ -747,19 +956,29 @@ def _int_query(
     return number
 
 
-def _page_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+def page_token(key: tuple[str, int], order: str) -> str:
+    """A keyset page token: the sort value and seq of the page's last record, and the order
+    it is valid for (a token is refused with another sortBy or sortOrder)."""
+    text = json.dumps({"order": order, "value": key[0], "seq": key[1]}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _page_offset(token: str | None) -> int:
+def page_key(token: str | None, order: str) -> tuple[str, int] | None:
     if not token:
-        return 0
+        return None
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        prefix, _, number = text.partition(":")
-        offset = validation.small_integer(number) if prefix == "offset" else None
-        if offset is None:
-            raise ValueError(text)
-        return offset
+        decoded = json.loads(text)
     except ValueError:
         raise InvalidParameterError("page is not a valid page token.") from None
+    if (
+        not isinstance(decoded, dict)
+        or not isinstance(decoded.get("value"), str)
+        or type(decoded.get("seq")) is not int
+    ):
+        raise InvalidParameterError("page is not a valid page token.")
+    if decoded.get("order") != order:
+        raise InvalidParameterError(
+            "page was issued for another sortBy or sortOrder; list again from the first page."
+        )
+    return decoded["value"], decoded["seq"]

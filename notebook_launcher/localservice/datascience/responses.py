@@ -54,6 +54,20 @@ async def list_projects(ds: DataScience, request: Request) -> Response:
     return list_response(ds.list_projects(query(request)))
 
 
+async def update_project(ds: DataScience, request: Request) -> Response:
+    record = ds.update_project(
+        request.path_params["projectId"], await json_body(request), request.headers.get("if-match")
+    )
+    return resource_response(record)
+
+
+async def delete_project(ds: DataScience, request: Request) -> Response:
+    work_request = ds.delete_project(
+        request.path_params["projectId"], request.headers.get("if-match")
+    )
+    return Response(status_code=202, headers={"opc-work-request-id": work_request})
+
+
 # ----------------------------------------------------------------- jobs
 
 
@@ -147,3 +161,33 @@ async def cancel_job_run(ds: DataScience, request: Request) -> Response:
 async def delete_job_run(ds: DataScience, request: Request) -> Response:
     ds.delete_job_run(request.path_params["jobRunId"], request.headers.get("if-match"))
     return Response(status_code=204)
+
+
+async def update_job_run(ds: DataScience, request: Request) -> Response:
+    record = ds.update_job_run(
+        request.path_params["jobRunId"], await json_body(request), request.headers.get("if-match")
+    )
+    return resource_response(record)
+
+
+# ----------------------------------------------------------------- shapes, work requests
+
+
+async def list_job_shapes(ds: DataScience, request: Request) -> Response:
+    return list_response(ds.list_job_shapes(query(request)))
+
+
+async def get_work_request(ds: DataScience, request: Request) -> Response:
+    return resource_response(ds.get_work_request(request.path_params["workRequestId"]))
+
+
+async def list_work_requests(ds: DataScience, request: Request) -> Response:
+    return list_response(ds.list_work_requests(query(request)))
+
+
+async def list_work_request_errors(ds: DataScience, request: Request) -> Response:
+    return ServiceJSONResponse(ds.work_request_errors(request.path_params["workRequestId"]))
+
+
+async def list_work_request_logs(ds: DataScience, request: Request) -> Response:
+    return ServiceJSONResponse(ds.work_request_logs(request.path_params["workRequestId"]))

@@ -1,4 +1,8 @@
-"""The Object Storage operations: each declared once, routed and named here."""
+"""The Object Storage operations: each declared once, routed and named here.
+
+Paths as the oci SDK's ObjectStorageClient calls them (base path `/`). ListObjects is `/o`
+itself: no redirect to `/o/` (a redirected request no longer matches its signature).
+"""
 
 from __future__ import annotations
 
@@ -25,19 +29,40 @@ class _ObjectNameConvertor(Convertor[str]):
 
 register_url_convertor("object_name", _ObjectNameConvertor())
 
-OBJECT = "/n/{namespaceName}/b/{bucketName}/o/{objectName:object_name}"
+NAMESPACE = "/n/{namespaceName}"
+BUCKETS = f"{NAMESPACE}/b"
+BUCKET = f"{BUCKETS}/{{bucketName}}"
+OBJECTS = f"{BUCKET}/o"
+OBJECT = f"{OBJECTS}/{{objectName:object_name}}"
+UPLOADS = f"{BUCKET}/u"
+UPLOAD = f"{UPLOADS}/{{objectName:object_name}}"
 
 OPERATIONS: tuple[Operation[ObjectStore], ...] = (
     Operation("GetNamespace", "GET", "/n", r.get_namespace, also=("/n/",)),
+    Operation("GetNamespaceMetadata", "GET", NAMESPACE, r.get_namespace_metadata),
+    Operation("CreateBucket", "POST", BUCKETS, r.create_bucket),
+    Operation("ListBuckets", "GET", BUCKETS, r.list_buckets),
+    Operation("GetBucket", "GET", BUCKET, r.get_bucket),
+    Operation("HeadBucket", "HEAD", BUCKET, r.head_bucket),
+    Operation("DeleteBucket", "DELETE", BUCKET, r.delete_bucket),
+    Operation("ListObjects", "GET", OBJECTS, r.list_objects),
     Operation("PutObject", "PUT", OBJECT, r.put_object),
     Operation("HeadObject", "HEAD", OBJECT, r.head_object),
     Operation("GetObject", "GET", OBJECT, r.get_object),
-    Operation("ListObjects", "GET", "/n/{namespaceName}/b/{bucketName}/o", r.list_objects),
+    Operation("DeleteObject", "DELETE", OBJECT, r.delete_object),
+    Operation("RenameObject", "POST", f"{BUCKET}/actions/renameObject", r.rename_object),
+    Operation("CreateMultipartUpload", "POST", UPLOADS, r.create_multipart_upload),
+    Operation("ListMultipartUploads", "GET", UPLOADS, r.list_multipart_uploads),
+    Operation("UploadPart", "PUT", UPLOAD, r.upload_part),
+    Operation("CommitMultipartUpload", "POST", UPLOAD, r.commit_multipart_upload),
+    Operation("AbortMultipartUpload", "DELETE", UPLOAD, r.abort_multipart_upload),
+    Operation("ListMultipartUploadParts", "GET", UPLOAD, r.list_multipart_upload_parts),
 )
 
 
 def _backend(context: ServiceContext) -> ObjectStore:
-    return ObjectStore(context.layout.objectstorage)
+    layout = context.layout
+    return ObjectStore(layout.objectstorage, layout.objectstorage_db, layout.multipart_uploads)
 
 
 SERVICE = ServiceSpec("objectstorage", OPERATIONS, _backend)

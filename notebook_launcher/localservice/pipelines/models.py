@@ -32,15 +32,9 @@ from notebook_launcher.localservice.datascience.models import (
     DataScience,
     ListResult,
     body_hash,
-)
-from notebook_launcher.localservice.datascience.models import (
-    _int_query as int_query,
-)
-from notebook_launcher.localservice.datascience.models import (
-    _page_offset as page_offset,
-)
-from notebook_launcher.localservice.datascience.models import (
-    _page_token as page_token,
+    int_query,
+    page_key,
+    page_token,
 )
 from notebook_launcher.localservice.errors import (
     ConflictError,
@@ -238,19 +232,22 @@ class Pipelines:
         if sort_order is None:
             sort_order = "ASC" if sort_by == "displayName" else "DESC"
         limit = int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
-        offset = page_offset(query.get("page"))
+        order = f"{sort_by} {sort_order}"
+        after = page_key(query.get("page"), order)
         with self._store.transaction() as tx:
             page = tx.query(
                 kind,
                 filters,
                 sort_by=sort_by,
                 descending=sort_order == "DESC",
-                offset=offset,
+                offset=0,
                 limit=limit,
                 exclude_states=(PIPELINE_DELETED,),
+                after=after,
             )
         items = [{k: r.doc[k] for k in summary_fields if k in r.doc} for r in page.records]
-        return ListResult(items, None if page.next_offset is None else page_token(page.next_offset))
+        token = None if page.next_after is None else page_token(page.next_after, order)
+        return ListResult(items, token)
 
     # ----------------------------------------------------------------- pipelines
 

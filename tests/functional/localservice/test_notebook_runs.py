@@ -116,3 +116,25 @@ def test_job_loads_back_from_its_ocid_with_the_notebook_runtime(
     assert loaded.infrastructure.project_id == project_id
     assert loaded.infrastructure.shape_name == "VM.Standard.E4.Flex"
     assert loaded.infrastructure.dsc_job.artifact.endswith(".zip")  # from HeadJobArtifact
+
+
+def test_a_notebook_reads_and_writes_data_and_lists_its_runs_as_on_oci(
+    local_service: EmbeddedService, project_id: str, notebooks: Path
+) -> None:
+    """pandas on `oci://`, ocifs and ADS inside the run reach the local service through the
+    run's network shim, with no code in the notebook that knows it is local."""
+    client = local_service.object_storage_client()
+    ns = local_service.namespace
+    bucket = f"data-{uuid.uuid4().hex[:8]}"
+    client.put_object(ns, bucket, "in/sales.csv", b"region,sales\neast,10\nwest,32\n")
+    job = notebook_job(local_service, project_id, notebooks / "data_roundtrip.ipynb", "data")
+    job.runtime.with_environment_variable(
+        SALES_URI=f"oci://{bucket}@{ns}/in/sales.csv",
+        RESULT_URI=f"oci://{bucket}@{ns}/out/result.txt",
+    )
+    run = wait(job.create().run(), timeout=180)
+    log = local_service.logs(run.id)
+    assert run.status == "SUCCEEDED", log
+    assert local_service.object_path(ns, bucket, "out/result.txt").read_text() == "total=42\n"
+    assert "result exists True" in log
+    assert "runs of this job 1" in log

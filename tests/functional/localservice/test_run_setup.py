@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 import struct
+import tarfile
 import zipfile
 from typing import Any
+
+import pytest
 
 from notebook_launcher.localservice.embedded import EmbeddedService
 from tests.functional.localservice.conftest import (
@@ -129,3 +132,94 @@ def test_artifacts_that_cannot_be_unpacked_fail_with_a_clear_reason(
     assert run.lifecycle_state == "FAILED"
     assert run.lifecycle_details.startswith("Job run failed to start: "), run.lifecycle_details
     assert "internal error" not in run.lifecycle_details
+
+
+# ------------------------------------------------------------------ the run's world as OCI's
+
+SHOW_OCI_VARIABLES = """\
+import json, os
+names = ("TENANCY_OCID", "PROJECT_OCID", "PROJECT_COMPARTMENT_OCID", "JOB_OCID",
+         "JOB_COMPARTMENT_OCID", "JOB_ARTIFACT_FILE_NAME", "JOB_RUN_OCID",
+         "JOB_RUN_COMPARTMENT_OCID")
+print("OCI=" + json.dumps({name: os.environ.get(name) for name in names}), flush=True)
+print("HELPER=" + open("proj/helper.txt").read().strip() if os.path.isdir("proj") else "HELPER=-")
+"""
+
+
+def tar_bytes(members: list[tuple[str, bytes]], mode: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:
+        for name, content in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("file_name", "entrypoint", "make"),
+    [
+        (
+            "job.tar.gz",
+            "proj/main.py",
+            lambda s: tar_bytes([("proj/main.py", s), ("proj/helper.txt", b"beside")], "w:gz"),
+        ),
+        ("job.tar", "main.py", lambda s: tar_bytes([("main.py", s)], "w")),
+        (
+            "job.zip",
+            "proj/main.py",
+            lambda s: zip_bytes([("proj/main.py", s), ("proj/helper.txt", b"beside")]),
+        ),
+    ],
+)
+def test_runs_get_the_variables_oci_documents_from_zip_and_tar_artifacts(
+    local_service: EmbeddedService,
+    client: Any,
+    project_id: str,
+    compartment_id: str,
+    file_name: str,
+    entrypoint: str,
+    make: Any,
+) -> None:
+    job = client.create_job(
+        job_details(project_id, compartment_id, env={"JOB_RUN_ENTRYPOINT": entrypoint})
+    ).data
+    client.create_job_artifact(
+        job.id,
+        make(SHOW_OCI_VARIABLES.encode()),
+        content_disposition=f"attachment; filename={file_name}",
+    )
+    run = wait_for_run(client, start_run(client, project_id, compartment_id, job.id).id)
+    log = local_service.logs(run.id)
+    assert run.lifecycle_state == "SUCCEEDED", log
+    assert json.loads(line_value(log, "OCI=")) == {
+        "TENANCY_OCID": local_service.tenancy_id,
+        "PROJECT_OCID": project_id,
+        "PROJECT_COMPARTMENT_OCID": client.get_project(project_id).data.compartment_id,
+        "JOB_OCID": job.id,
+        "JOB_COMPARTMENT_OCID": compartment_id,
+        "JOB_ARTIFACT_FILE_NAME": file_name,
+        "JOB_RUN_OCID": run.id,
+        "JOB_RUN_COMPARTMENT_OCID": compartment_id,
+    }
+    # the working directory is the unpacked artifact: relative paths reach its files
+    expected = "beside" if entrypoint.startswith("proj/") else "-"
+    assert line_value(log, "HELPER=") == expected
+
+
+def test_a_tar_with_a_link_is_refused(
+    local_service: EmbeddedService, client: Any, project_id: str, compartment_id: str
+) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        link = tarfile.TarInfo("main.py")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "/etc/passwd"
+        archive.addfile(link)
+    job = client.create_job(job_details(project_id, compartment_id)).data
+    client.create_job_artifact(
+        job.id, buffer.getvalue(), content_disposition="attachment; filename=job.tar.gz"
+    )
+    run = wait_for_run(client, start_run(client, project_id, compartment_id, job.id).id)
+    assert run.lifecycle_state == "FAILED"
+    assert "not a file or a folder" in local_service.logs(run.id)
