@@ -489,3 +489,16 @@ def _job_fields_key(launch: Any) -> str:
     from notebook_launcher.function.request import JOB_LEVEL_FIELDS
 
     return json.dumps({f: getattr(launch, f) for f in sorted(JOB_LEVEL_FIELDS)}, sort_keys=True)
+
+
+def resolve_pipeline_run(
+    settings: Settings,
+    edge: OciEdge,
+    request: PipelineRequest,
+    deadline: Deadline,
+    idempotency_key: str | None = None,
+) -> tuple[str, Any]:
+    """(pipeline id, CreatePipelineRunDetails) of a pipeline request, the jobs and the pipeline
+    found or created, the run not started: for a schedule's CREATE_PIPELINE_RUN action."""
+    resolved = PipelineLauncher(settings, edge).resolve_run(request, deadline, idempotency_key)
+    return resolved.pipeline_id, resolved.details
