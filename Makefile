@@ -37,6 +37,7 @@ serve: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.run
+	$(PY) -m bench.pipelines --execute
 
 screenshots: $(STAMP)
 	$(PY) -m tests.functional.ui.screenshots docs

@@ -54,8 +54,12 @@ def prepare_call(
     if function_id is not None:
         if target.endpoint is not None:
             raise click.UsageError("--function-id invokes a deployed function; drop --endpoint")
-        notebook = body.get("noteBook")
-        if isinstance(notebook, str) and is_local_path(notebook):
+        notebooks = [body.get("noteBook")] + [
+            s.get("noteBook") for s in body.get("steps") or [] if isinstance(s, dict)
+        ]
+        for notebook in notebooks:
+            if not (isinstance(notebook, str) and is_local_path(notebook)):
+                continue
             raise ConsoleError(
                 f"a deployed function cannot read the local file {notebook!r}: put the notebook "
                 "in Object Storage (oci://bucket@namespace/path.ipynb) or behind https://"
@@ -114,6 +118,8 @@ def invoke(
     fail_on_error(answer)
     if "id" in answer.body and not body.get("dryRun"):
         note(f"follow it with: python -m notebook_launcher wait {answer.body['id']}")
+    if "pipelineRunId" in answer.body:
+        note(f"follow it with: python -m notebook_launcher wait {answer.body['pipelineRunId']}")
 
 
 @click.command("dry-run")
@@ -135,6 +141,11 @@ def dry_run(
     flags = dataclasses.replace(flags, dry_run=True)
     caller, body = prepare_call(target, load_request(request_file), flags, function_id)
     answer = call_function(caller, body)
+    if not answer.is_error and "pipelineYaml" in answer.body:
+        click.echo(answer.body["pipelineYaml"], nl=False)  # ADS's Pipeline.to_yaml()
+        for step in answer.body.get("steps") or []:
+            note(f"step {step['name']}: job {step['job']} (digest {step['jobDigest'][:16]}…)")
+        return
     if answer.is_error or "job" not in answer.body:
         emit_json(answer.body)
         fail_on_error(answer)

@@ -129,12 +129,21 @@ def build_request(
             merged = dict(body.get(name) or {}) if isinstance(body.get(name), dict) else {}
             merged.update(pairs)
             body[name] = merged
-    notebook = body.get("noteBook")
-    if relative_to is not None and isinstance(notebook, str) and is_local_path(notebook):
+    if relative_to is not None:
+        _resolve_local(body, relative_to)
+        # a pipeline's steps are launches too: each one's local noteBook alike
+        for step in body.get("steps") or []:
+            if isinstance(step, dict):
+                _resolve_local(step, relative_to)
+    return body
+
+
+def _resolve_local(launch: dict[str, Any], relative_to: Path) -> None:
+    notebook = launch.get("noteBook")
+    if isinstance(notebook, str) and is_local_path(notebook):
         path = Path(notebook).expanduser()
         if not path.is_absolute():
-            body["noteBook"] = str((relative_to / path).resolve())
-    return body
+            launch["noteBook"] = str((relative_to / path).resolve())
 
 
 def request_options(command: F) -> F:

@@ -1,4 +1,5 @@
-"""Job run commands: `wait`, `status`, `cancel`, `logs` and `runs`.
+"""Job run commands: `wait`, `status`, `cancel`, `logs` and `runs` (`wait` and `runs` also
+for pipeline runs, see pipeline_runs.py).
 
 They talk to Data Science directly (GetJobRun, CancelJobRun, ListJobRuns) on the selected
 target, so they work for runs however they were launched. `status` and `cancel` print the
@@ -24,6 +25,13 @@ from notebook_launcher.console.follow import (
     state_text,
 )
 from notebook_launcher.console.output import emit_json, make_console, note
+from notebook_launcher.console.pipeline_runs import (
+    PipelineRunView,
+    follow_pipeline_run,
+    is_pipeline_run,
+    pipeline_runs_table,
+    steps_table,
+)
 from notebook_launcher.console.target import Target, TargetOptions, resolve_target, target_options
 from notebook_launcher.oci_facts.states import JOB_RUN_CANCELABLE_STATES, JobRunState
 
@@ -60,6 +68,26 @@ def _brief(target: Target, run: Any) -> dict[str, Any]:
     return brief
 
 
+def _wait_pipeline(resolved: Target, run_id: str, timeout: float | None, interval: float) -> None:
+    """`wait` on a pipeline run: its steps live until it ends; exit as for a job run."""
+    progress = make_console(stderr=True)
+    try:
+        run = follow_pipeline_run(
+            resolved, run_id, PipelineRunView(progress), interval=interval, timeout=timeout
+        )
+    except KeyboardInterrupt:
+        raise _stopped(run_id) from None
+    console = make_console(stderr=False)
+    console.print(steps_table(run))
+    failed = [s.step_name for s in run.step_runs or () if s.lifecycle_state != "SUCCEEDED"]
+    if run.lifecycle_state != "SUCCEEDED":
+        note(
+            f"steps that did not succeed: {', '.join(failed)}; re-run only those and what "
+            f'follows them with {{"action": "rerun", "id": "{run_id}"}}'
+        )
+        raise click.exceptions.Exit(ExitCode.FAILED)
+
+
 def _stopped(run_id: str) -> click.exceptions.Exit:
     note(
         f"stopped following {run_id}; the run goes on "
@@ -94,6 +122,9 @@ def wait(run_id: str, timeout: float | None, interval: float, target: TargetOpti
 
     resolved = resolve_target(target)
     progress = make_console(stderr=True)
+    if is_pipeline_run(run_id):
+        _wait_pipeline(resolved, run_id, timeout, interval)
+        return
     try:
         run = follow_run(
             resolved, run_id, make_display(progress, run_id), interval=interval, timeout=timeout
@@ -198,7 +229,7 @@ def runs(
     compartment_id: str | None,
     target: TargetOptions,
 ) -> None:
-    """List job runs, newest first, as a table."""
+    """List job runs, newest first, as a table; then pipeline runs (without filters)."""
     resolved = resolve_target(target)
     ds = resolved.datascience
     kwargs: dict[str, Any] = {
@@ -239,3 +270,7 @@ def runs(
         console.print(table)
     else:
         note(f"no job runs at {resolved.describe()}")
+    if job_id is None and state is None:
+        pipelines = pipeline_runs_table(resolved, compartment_id or resolved.compartment_id, limit)
+        if pipelines is not None:
+            console.print(pipelines)

@@ -19,7 +19,9 @@ from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import FieldProblem, InvalidRequestError, LauncherError
 from notebook_launcher.function.launcher import Launcher
 from notebook_launcher.function.oci_edge import OciEdge, load_auth
-from notebook_launcher.function.request import RETRY_TOKEN_RE, parse_request
+from notebook_launcher.function.pipeline_launcher import PipelineLauncher
+from notebook_launcher.function.pipeline_request import parse_any
+from notebook_launcher.function.request import RETRY_TOKEN_RE, LaunchRequest
 from notebook_launcher.function.settings import KEYS, Settings
 
 logger = logging.getLogger("notebook_launcher.invocation")
@@ -88,13 +90,16 @@ def invoke(invocation: Invocation) -> tuple[int, dict[str, Any]]:
     record: dict[str, Any] = {"callId": call_id, "action": None}
     try:
         settings, _ = _settings_and_edge(invocation.config)
-        request = parse_request(invocation.body, settings)
+        request = parse_any(invocation.body, settings)
         record["action"] = request.action
         key = _idempotency_key(request.idempotencyKey, invocation.headers)
         deadline = Deadline.from_iso(invocation.deadline, settings.deadline_margin_seconds)
         edge = _edge(settings, invocation.config)
         edge.calls = []
-        outcome = Launcher(settings, edge).handle(request, deadline, key)
+        if isinstance(request, LaunchRequest):
+            outcome = Launcher(settings, edge).handle(request, deadline, key)
+        else:  # a pipeline launch, or an action on a pipeline run
+            outcome = PipelineLauncher(settings, edge).handle(request, deadline, key)
         record.update(
             jobId=outcome.job_id,
             runId=outcome.run_id,

@@ -328,6 +328,28 @@ def _finite_float(text: str) -> float:
 
 def parse_request(body: bytes, settings: Settings) -> LaunchRequest:
     """Parse and validate a request body; raise InvalidRequestError listing every problem."""
+    raw = decode_body(body)
+    request, problems = validate_fields(raw, settings)
+    raise_problems(problems)
+    assert request is not None
+    return request
+
+
+def raise_problems(problems: list[FieldProblem]) -> None:
+    """InvalidRequestError listing problems (bounded), if there are any."""
+    if len(problems) > MAX_PROBLEMS:
+        extra = len(problems) - MAX_PROBLEMS
+        problems = [
+            *problems[:MAX_PROBLEMS],
+            FieldProblem("(body)", f"{extra} more problems not listed; fix the ones above first"),
+        ]
+    if problems:
+        fields = ", ".join(sorted({p.field for p in problems})[:20])
+        raise InvalidRequestError(f"The request is invalid ({fields}).", details=problems)
+
+
+def decode_body(body: bytes) -> dict[str, Any]:
+    """The JSON object of a request body (finite numbers, valid Unicode), or the error."""
     if not body.strip():
         raise InvalidRequestError(
             "The request body is empty; send a JSON object such as "
@@ -364,6 +386,14 @@ def parse_request(body: bytes, settings: Settings) -> LaunchRequest:
             details=[FieldProblem("(body)", f"got a JSON {type(raw).__name__}, not an object")],
         )
 
+    return raw
+
+
+def validate_fields(
+    raw: dict[str, Any], settings: Settings
+) -> tuple[LaunchRequest | None, list[FieldProblem]]:
+    """The launch request of a decoded body, and every problem found (model and semantics);
+    also validates each step of a pipeline request (pipeline_request)."""
     problems: list[FieldProblem] = []
     request: LaunchRequest | None
     try:
@@ -386,14 +416,4 @@ def parse_request(body: bytes, settings: Settings) -> LaunchRequest:
         problems.extend(
             p for p in _check_semantics(request, settings) if p.field.split(".")[0] not in reported
         )
-    if len(problems) > MAX_PROBLEMS:
-        extra = len(problems) - MAX_PROBLEMS
-        problems = [
-            *problems[:MAX_PROBLEMS],
-            FieldProblem("(body)", f"{extra} more problems not listed; fix the ones above first"),
-        ]
-    if problems:
-        fields = ", ".join(sorted({p.field for p in problems})[:20])
-        raise InvalidRequestError(f"The request is invalid ({fields}).", details=problems)
-    assert request is not None
-    return request
+    return request, problems

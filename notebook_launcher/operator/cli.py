@@ -144,11 +144,12 @@ def policies(
 @click.option("--identifier", default="LAUNCH_NOTEBOOK", show_default=True)
 @click.option(
     "--poll",
-    type=click.Choice(["jobrun", "function"]),
+    type=click.Choice(["jobrun", "function", "pipeline"]),
     default="jobrun",
     show_default=True,
     help="Poll GetJobRun (documented features only), or the function's status action, whose "
-    "last answer carries the run report's outputs and failure (see dataintegration/README.md).",
+    "last answer carries the run report's outputs and failure (see dataintegration/README.md), "
+    "or GetPipelineRun for a pipeline request (steps).",
 )
 def di_task(
     function_id: str,
@@ -192,6 +193,10 @@ def di_task(
             from notebook_launcher.operator.dataintegration_status import render_status_task
 
             task = render_status_task(settings)
+        elif poll == "pipeline":
+            from notebook_launcher.operator.dataintegration_pipeline import render_pipeline_task
+
+            task = render_pipeline_task(settings)
         else:
             task = dataintegration.render_task(settings)
     except dataintegration.DataIntegrationError as exc:

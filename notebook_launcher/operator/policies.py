@@ -207,6 +207,11 @@ SECTIONS: tuple[Section, ...] = (
         "schedules.template",
         optional=True,
     ),
+    Section(
+        "pipelines",
+        "Pipeline launches: the function and the workspace on pipelines and pipeline runs",
+        "pipelines.template",
+    ),
     Section("subnet", "Custom subnet for job runs", "subnet.template"),
     Section(
         "fallback",
@@ -217,7 +222,7 @@ SECTIONS: tuple[Section, ...] = (
 )
 SECTION_NAMES: tuple[str, ...] = tuple(s.name for s in SECTIONS)
 # With --fallback, the fallback template stands in for these narrow sections.
-REPLACED_BY_FALLBACK = frozenset({"function", "workspace", "job-runs", "conda-packs"})
+REPLACED_BY_FALLBACK = frozenset({"function", "workspace", "job-runs", "conda-packs", "pipelines"})
 
 
 @dataclass(frozen=True)

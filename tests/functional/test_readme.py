@@ -107,7 +107,11 @@ def test_readme_commands_run(workdir: tuple[Path, int]) -> None:
         done = run(command, work, port, RUN_OCID=run_id)
         assert done.returncode == 0, f"{command}\nstdout: {done.stdout}\nstderr: {done.stderr}"
         if " invoke " in f" {command} ":
-            run_id = json.loads(done.stdout)["id"]
+            answer = json.loads(done.stdout)
+            if "steps" in answer:  # a pipeline launch: its run is a pipeline run
+                assert answer["pipelineRunId"].startswith("ocid1.datasciencepipelinerun.")
+            else:
+                run_id = answer["id"]
         if command.startswith("python -m notebook_launcher policies"):
             assert "allow any-user to read data-science-jobs" in done.stdout
         if command.startswith("python -m notebook_launcher wait"):

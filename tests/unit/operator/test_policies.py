@@ -118,6 +118,7 @@ def test_narrow_sections_are_the_default_and_name_every_principal() -> None:
         "dynamic-group",
         "job-runs",
         "conda-packs",
+        "pipelines",
         "subnet",
     ]
 
@@ -200,6 +201,28 @@ def test_workspace_may_invoke_only_this_function_and_follow_runs() -> None:
     assert _grants(workspace) == {("use", "fn-invocation"), ("use", "data-science-job-runs")}
     [invoke] = [_parse(s.text) for s in workspace.statements if "fn-invocation" in s.text]
     assert _conditions(invoke)["target.function.id"] == FUNCTION_ID
+
+
+def test_pipelines_add_exactly_the_two_pipeline_resource_types() -> None:
+    pipelines = _by_name(p.render(VALUES))["pipelines"]
+    statements = [_parse(s.text) for s in pipelines.statements]
+    by_principal = {
+        (_conditions(s)["request.principal.type"], _conditions(s)["request.principal.id"]): set()
+        for s in statements
+    }
+    for s in statements:
+        key = (_conditions(s)["request.principal.type"], _conditions(s)["request.principal.id"])
+        by_principal[key].add((s["actions"]["values"][0], s["resources"]["values"][0]))
+    assert by_principal == {
+        ("fnfunc", FUNCTION_ID): {
+            ("manage", "data-science-pipelines"),
+            ("manage", "data-science-pipeline-runs"),
+        },
+        ("disworkspace", WORKSPACE_ID): {("use", "data-science-pipeline-runs")},
+    }
+    # the fallback's family-level statements already cover pipelines: it replaces this section
+    fallback = _by_name(p.render(VALUES, fallback=True))
+    assert "pipelines" not in fallback
 
 
 def test_job_runs_write_only_their_bucket_and_log() -> None:
