@@ -4,18 +4,53 @@ The local service keeps each run's output in a file and serves it from
 `GET /_local/jobRuns/{id}/logs?offset=N` (signed like any other call). On OCI the run logs
 to the OCI Logging log in its `logDetails`, read with the Logging Search API; entries reach
 search a little after they are written, so a follower sees them late, never out of order.
+
+The readers need only a little of the target they read from, named by the protocols
+`LocalLogEndpoint` and `OciLogAccount` (`console.target`'s LocalTarget and OciTarget provide
+them), so this module does not import the target module that makes them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from notebook_launcher.console.target import LocalTarget, OciTarget
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 LOG_READ_TIMEOUT = (5, 30)
 SEARCH_PAGE_LIMIT = 500
+
+T = TypeVar("T")
+
+
+class LocalLogEndpoint(Protocol):
+    """What reading the local service's log needs: where it is, how to sign, how to fail."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def signer(self) -> Any:
+        """A requests auth that signs with the service's OCI config."""
+        ...
+
+    def describe(self) -> str:
+        """Where the service is, for messages."""
+        ...
+
+    def unreachable(self, reason: str) -> Exception:
+        """The error for a service that does not answer."""
+        ...
+
+
+class OciLogAccount(Protocol):
+    """What searching OCI Logging needs: an oci SDK config and a call that translates errors."""
+
+    @property
+    def config(self) -> dict[str, Any]: ...
+
+    def call(self, operation: str, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call one SDK operation; failures leave as ConsoleErrors."""
+        ...
 
 
 class RunLog(Protocol):
@@ -41,7 +76,7 @@ class UnavailableRunLog:
 class LocalRunLog:
     """The local service's log of one run, read from an offset."""
 
-    def __init__(self, target: LocalTarget, run_id: str) -> None:
+    def __init__(self, target: LocalLogEndpoint, run_id: str) -> None:
         self.target = target
         self.run_id = run_id
         self.offset = 0
@@ -81,7 +116,7 @@ class LocalRunLog:
 class OciRunLog:
     """The OCI Logging log of one run, searched from where the previous read stopped."""
 
-    def __init__(self, target: OciTarget, run: Any, client: Any = None) -> None:
+    def __init__(self, target: OciLogAccount, run: Any, client: Any = None) -> None:
         self.target = target
         self.run = run
         self.note: str | None = None
