@@ -80,7 +80,8 @@ def invoke_function(body: bytes) -> expr.Response:
         coroutine = await fdk_fixtures.setup_fn_call(
             func.handler, content=io.BytesIO(body), deadline=deadline
         )
-        return await coroutine
+        answer: tuple[Any, Any, Any] = await coroutine
+        return answer
 
     data, status, _headers = asyncio.run(call())
     text = data.decode("utf-8") if isinstance(data, bytes) else str(data)
@@ -199,7 +200,7 @@ def test_a_cancelled_run_ends_the_task_in_failure(
         assert time.monotonic() < deadline, "the run never started"
         time.sleep(0.3)
     before = send(local_service, play.poll_call(task, {"RUN_ID": run_id}))
-    names = {
+    names: dict[str, Any] = {
         name: expr.evaluate_expression(expression, expr.EvaluationContext(execute))
         for name, expression in play.named_expressions(task).items()
     }

@@ -63,7 +63,9 @@ def test_faults_are_consumed_per_operation_in_order() -> None:
     faults.add("CreateJob", status=429, count=2, delay_seconds=0)
     faults.add("CreateJob", status=None, count=1, delay_seconds=0.5)
     assert faults.take("GetJob") is None
-    assert [f.status for f in (faults.take("CreateJob"), faults.take("CreateJob"))] == [429, 429]
+    first, second = faults.take("CreateJob"), faults.take("CreateJob")
+    assert first is not None and second is not None
+    assert [first.status, second.status] == [429, 429]
     delayed = faults.take("CreateJob")
     assert delayed is not None and delayed.status is None and delayed.delay_seconds == 0.5
     assert faults.take("CreateJob") is None

@@ -140,7 +140,7 @@ def test_the_store_refuses_unserialisable_documents_and_rolls_back(tmp_path: Pat
 
 def test_records_stored_before_bodies_were_checked_are_still_answered() -> None:
     legacy = {"a": float("nan"), "b": "x\ud800", "\udc00": [float("inf"), 1.5]}
-    body = ServiceJSONResponse(legacy).body
+    body = bytes(ServiceJSONResponse(legacy).body)
     assert json.loads(body) == {"a": None, "b": "x\ufffd\ufffd\ufffd", "\ufffd" * 3: [None, 1.5]}
 
 

@@ -118,6 +118,6 @@ def test_retry_tokens_expire_after_a_day(store: Store, monkeypatch: pytest.Monke
     with store.transaction() as tx:
         tx.save_retry_token("CreateJob", "old", "hash", "id-1")
     later = time.time() + store_module.RETRY_TOKEN_TTL_SECONDS + 1
-    monkeypatch.setattr(store_module.time, "time", lambda: later)
+    monkeypatch.setattr("notebook_launcher.localservice.store.time.time", lambda: later)
     with store.transaction() as tx:
         assert tx.check_retry_token("CreateJob", "old", "other-hash") is None

@@ -61,7 +61,8 @@ FAMILIES = {
 def _parse(text: str) -> dict[str, Any]:
     parsed = parse_policy_statements(text)
     assert isinstance(parsed, dict)
-    [statement] = parsed["statements"]
+    statements: list[dict[str, Any]] = parsed["statements"]
+    [statement] = statements
     return statement
 
 
