@@ -27,7 +27,7 @@ from notebook_launcher.localservice.objectstorage.models import ObjectStore
 from notebook_launcher.localservice.rest import ServiceJSONResponse
 from notebook_launcher.localservice.store import PROJECTS, Record, Store
 from tests.support.signatures import SignatureVerifier
-from tests.unit.localservice.test_datascience import (
+from tests.unit.localservice.datascience.test_models import (
     TENANCY,
     USER,
     RecordingScheduler,
