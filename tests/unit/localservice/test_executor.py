@@ -102,6 +102,7 @@ def test_kill_process_tree_reaches_descendants_in_other_sessions() -> None:
 
     kill_process_tree(parent.pid)
     parent.wait(timeout=10)
+    parent.stdout.close()
 
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
