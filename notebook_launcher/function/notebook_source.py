@@ -108,7 +108,10 @@ class SourceLimits:
 
 
 def is_archive(location: str) -> bool:
-    path = urlsplit(location).path if "://" in location else location
+    try:
+        path = urlsplit(location).path if "://" in location else location
+    except ValueError:
+        return False  # a URL urlsplit refuses is no archive; the guarded fetch names the problem
     return path.lower().endswith(ARCHIVE_SUFFIXES)
 
 
