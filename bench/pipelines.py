@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.child import ROOT
+from bench.launch_parent import ROOT
 from notebook_launcher.local_profile import local_function_config, service_namespace
 from notebook_launcher.localservice.embedded import EmbeddedService
 from tests.functional.fn_client import FunctionClient

@@ -20,15 +20,21 @@ OUTPUT_BUCKET = "notebook-output"
 
 
 class _Identity(Protocol):
-    tenancy_id: str
+    @property
+    def tenancy_id(self) -> str: ...
 
 
 class LocalService(Protocol):
     """What the profile needs of a running local service (EmbeddedService has it)."""
 
-    endpoint: str
-    config_file: Path
-    identity: _Identity
+    @property
+    def endpoint(self) -> str: ...
+
+    @property
+    def config_file(self) -> Path: ...
+
+    @property
+    def identity(self) -> _Identity: ...
 
 
 def service_namespace(data_dir: Path) -> str:

@@ -9,10 +9,27 @@ follower sees them late, never out of order.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from notebook_launcher.console.target import Target
+T = TypeVar("T")
+
+
+class OciLogAccount(Protocol):
+    """What searching a run's Logging log needs (`console.target`'s targets provide it, so this
+    module does not import the target module that makes them): an oci SDK config, the
+    endpoint to search (None: the region's), and a call that translates errors."""
+
+    @property
+    def config(self) -> dict[str, Any]: ...
+
+    @property
+    def endpoint(self) -> str | None: ...
+
+    def call(self, operation: str, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call one SDK operation; failures leave as ConsoleErrors."""
+        ...
+
 
 SEARCH_PAGE_LIMIT = 500
 
@@ -40,7 +57,7 @@ class UnavailableRunLog:
 class OciRunLog:
     """The OCI Logging log of one run, searched from where the previous read stopped."""
 
-    def __init__(self, target: Target, run: Any, client: Any = None) -> None:
+    def __init__(self, target: OciLogAccount, run: Any, client: Any = None) -> None:
         self.target = target
         self.run = run
         self.note: str | None = None

@@ -31,6 +31,7 @@ from notebook_launcher.console.errors import (
     connection_errors,
 )
 from notebook_launcher.console.run_log import OciRunLog, RunLog, UnavailableRunLog
+from notebook_launcher.localservice.layout import DataDir
 from notebook_launcher.oci_facts.object_uri import ObjectUri
 
 T = TypeVar("T")
@@ -38,9 +39,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DATA_DIR = Path(".local-ds")
 DATA_DIR_ENV = "NL_DATA_DIR"
-# The file a running `serve` writes in its data dir (localservice/server.py: SERVICE_FILE).
-SERVICE_FILE = "service.json"
-LOCAL_CONFIG = Path("oci") / "config"  # the local service's OCI config, in its data dir
 PROJECT_NAME = "notebook-launcher"
 # One project per compartment: two first invocations at once create it once.
 PROJECT_RETRY_TOKEN = "notebook-launcher-console-project"  # noqa: S105 - not a secret
@@ -210,7 +208,8 @@ class LocalTarget(Target):
     def from_options(cls, options: TargetOptions) -> LocalTarget:
         """The service running in options.data_dir, or the one at options.endpoint."""
         data_dir = options.data_dir.expanduser()
-        info = _read_service_file(data_dir / SERVICE_FILE)
+        layout = DataDir(data_dir)  # the data dir's one layout (service.json, oci/config)
+        info = _read_service_file(layout.service_file)
         if options.endpoint is None:
             if info is None:
                 raise TargetUnavailableError(f"no local service at {data_dir}: {START_HINT}")
@@ -223,7 +222,7 @@ class LocalTarget(Target):
             endpoint = str(info["endpoint"])
         else:
             endpoint = options.endpoint
-        config_file = Path(str((info or {}).get("configFile") or data_dir / LOCAL_CONFIG))
+        config_file = Path(str((info or {}).get("configFile") or layout.oci_config))
         if not config_file.is_file():
             raise TargetUnavailableError(
                 f"no OCI config for the local service at {config_file}: give the service's "

@@ -1,7 +1,7 @@
 """The data dir's layout: where each part of the local service keeps its files.
 
-One place for the names, so the server, the executor, the services and `EmbeddedService`
-agree on them:
+One place for the names, so the server, the executor, the services, `EmbeddedService` and the
+console (`console/target.py` finds a running service by them) agree on them:
 
     <data-dir>/
       service.json   the running service announces itself ({"endpoint", "pid", "configFile",
@@ -69,6 +69,11 @@ class DataDir:
     @property
     def oci_dir(self) -> Path:
         return self.root / "oci"
+
+    @property
+    def oci_config(self) -> Path:
+        """The OCI config file that signs as the service's user (the SDK and the CLI read it)."""
+        return self.oci_dir / "config"
 
     @property
     def artifacts(self) -> Path:

@@ -12,12 +12,12 @@ variant.
 What Data Integration documents: named expressions (`#{RUN_ID}`) in polling URLs and in
 polling and success conditions, and a JSON request body for POST; a poll *payload* using a
 named expression is not described, so try this variant on a workspace before relying on it
-(the GetJobRun variant uses only documented features).
+(the GetJobRun variant uses only documented features). The tests play its poll request with
+`tests/support/di_player.status_poll_call`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,3 @@ STATUS_TEMPLATE_PATH = (
 def render_status_task(settings: di.TaskSettings) -> dict[str, Any]:
     """The status-polling variant of the REST task for these settings."""
     return di.render_task(settings, di.load_template(STATUS_TEMPLATE_PATH))
-
-
-def status_poll_call(task: Mapping[str, Any], names: Mapping[str, str | int | None]) -> di.HttpCall:
-    """The poll request with its body, as Data Integration would send it for these names."""
-    config = task["pollRestCallConfig"]
-    values = config["configValues"]["configParamValues"]
-    url = di.substitute_names(values["requestURL"]["stringValue"], names)
-    payload = values["requestPayload"]["refValue"]["configValues"]["configParamValues"]
-    body = di.substitute_names(payload["dataParam"]["stringValue"], names)
-    return di.HttpCall(config["methodType"], url, body.encode("utf-8"))

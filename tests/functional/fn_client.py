@@ -99,7 +99,8 @@ class FunctionClient:
                 gateway=gateway,
                 deadline=deadline,
             )
-            return await coro
+            answer: tuple[Any, Any, Any] = await coro
+            return answer
 
         started = time.monotonic()
         with pytest.MonkeyPatch.context() as env:

@@ -189,7 +189,7 @@ def ensure_identity(data_dir: Path) -> LocalIdentity:
             user_id=ids["user_id"],
             fingerprint=key_fingerprint(api_key.public_key()),
             region=ids["region"],
-            config_file=oci_dir / "config",
+            config_file=DataDir(data_dir).oci_config,
             key_file=key_file,
         )
         record = json.dumps({**ids, "fingerprint": identity.fingerprint}, indent=2) + "\n"

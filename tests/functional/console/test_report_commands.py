@@ -17,11 +17,20 @@ def rows(stdout: str) -> list[tuple[str, str]]:
 
 
 def page_text(path: Path) -> str:
-    texts: list[str] = []
-    parser = HTMLParser()
-    parser.handle_data = texts.append  # type: ignore[method-assign]
+    parser = _TextCollector()
     parser.feed(path.read_text(encoding="utf-8"))
-    return "".join(texts)
+    return "".join(parser.texts)
+
+
+class _TextCollector(HTMLParser):
+    """Collects a page's text (what a reader sees, no markup)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.texts.append(data)
 
 
 def test_wait_ends_with_the_outputs_and_the_html_file(cli: Cli) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ def test_trailing_control_character_creates_and_fetches_nothing(
 ) -> None:
     namespace = fn.service.namespace
     fn.service.object_storage_client().put_object(
-        namespace, "edges", "nb.ipynb", open(notebook("hello.ipynb"), "rb").read()
+        namespace, "edges", "nb.ipynb", Path(notebook("hello.ipynb")).read_bytes()
     )
     valid = {
         "projectId": fn.config["NL_PROJECT_ID"],

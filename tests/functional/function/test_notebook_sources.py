@@ -190,6 +190,7 @@ def web() -> Iterator[tuple[str, dict[str, bytes]]]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", routes
     server.shutdown()
+    server.server_close()
 
 
 def test_archive_over_the_guarded_url_fetch(

@@ -31,7 +31,9 @@ def launch_and_wait(fn: FunctionUnderTest, body: dict[str, Any]) -> tuple[dict[s
 
 
 def read_report(fn: FunctionUnderTest, answer: dict[str, Any]) -> dict[str, Any]:
-    report = json.loads(fn.output_file(answer["outputUri"], writer.REPORT_FILE).read_text())
+    report: dict[str, Any] = json.loads(
+        fn.output_file(answer["outputUri"], writer.REPORT_FILE).read_text()
+    )
     jsonschema.validate(report, SCHEMA)
     return report
 

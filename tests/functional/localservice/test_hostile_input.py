@@ -14,7 +14,7 @@ import secrets
 import socket
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import psutil
 import pytest
@@ -278,7 +278,7 @@ def test_object_names_too_long_for_the_disk_or_for_oci_are_refused(
     local_service: EmbeddedService, name: str
 ) -> None:
     client = local_service.object_storage_client()
-    path = f"/n/{local_service.namespace}/b/long-names/o/{requests.utils.quote(name, safe='/')}"
+    path = f"/n/{local_service.namespace}/b/long-names/o/{quote(name, safe='/')}"
     put = requests.put(
         local_service.endpoint + path, data=b"x", auth=local_service.signer, timeout=30
     )

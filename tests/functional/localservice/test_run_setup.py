@@ -7,7 +7,7 @@ import json
 import struct
 import tarfile
 import zipfile
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -146,7 +146,7 @@ print("HELPER=" + open("proj/helper.txt").read().strip() if os.path.isdir("proj"
 """
 
 
-def tar_bytes(members: list[tuple[str, bytes]], mode: str) -> bytes:
+def tar_bytes(members: list[tuple[str, bytes]], mode: Literal["w", "w:gz"]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode=mode) as archive:
         for name, content in members:

@@ -25,6 +25,8 @@ from tests.functional.operator.test_di_task_against_local_service import (
     run_id_of,
     send,
 )
+from tests.support import di_expressions as expr
+from tests.support import di_player as play
 
 
 @pytest.fixture
@@ -41,10 +43,10 @@ def task(local_service: EmbeddedService) -> dict[str, Any]:
     )
 
 
-def launch(task: dict[str, Any], steps: list[dict[str, Any]]) -> di.Response:
+def launch(task: dict[str, Any], steps: list[dict[str, Any]]) -> expr.Response:
     request = {"name": f"di-pipe-{uuid.uuid4().hex[:6]}", "steps": steps}
     body = di.build_request_body(request, max_runtime_minutes=MAX_RUNTIME_MINUTES)
-    call = di.execute_call(task, {di.REQUEST_BODY_PARAMETER: body})
+    call = play.execute_call(task, {di.REQUEST_BODY_PARAMETER: body})
     return invoke_function(call.body)
 
 
@@ -61,7 +63,7 @@ def test_a_pipeline_that_succeeds_ends_the_task_in_success(
     run_id = run_id_of(task, execute)
     assert run_id is not None and run_id.startswith("ocid1.datasciencepipelinerun."), execute.body
     polls = collect_polls(local_service, task, run_id, timeout=240)
-    outcome = di.simulate(task, execute, polls)
+    outcome = play.simulate(task, execute, polls)
     assert outcome.status == "SUCCESS", outcome.reason
     assert outcome.final_state == "SUCCEEDED"
     assert outcome.poll_urls[0] == f"{local_service.endpoint}/20190101/pipelineRuns/{run_id}"
@@ -81,7 +83,7 @@ def test_a_pipeline_with_a_failed_step_ends_the_task_in_failure(
          {"name": "after", "noteBook": str(notebooks / "hello.ipynb"), "dependsOn": ["breaks"]}],
     )  # fmt: skip
     polls = collect_polls(local_service, task, run_id_of(task, execute), timeout=240)
-    outcome = di.simulate(task, execute, polls)
+    outcome = play.simulate(task, execute, polls)
     assert outcome.status == "FAILED"
     assert outcome.final_state == "FAILED"
     steps = {s["stepName"]: s["lifecycleState"] for s in json.loads(polls[-1].body)["stepRuns"]}
@@ -100,10 +102,10 @@ def test_a_canceled_pipeline_ends_the_task_in_failure(
     while client.get_pipeline_run(run_id).data.lifecycle_state != "IN_PROGRESS":
         assert time.monotonic() < deadline, "the pipeline run never started"
         time.sleep(0.3)
-    cancel = di.cancel_call(task, {"RUN_ID": run_id})
+    cancel = play.cancel_call(task, {"RUN_ID": run_id})
     assert cancel.url.endswith(f"/pipelineRuns/{run_id}/actions/cancelPipelineRun")
     assert send(local_service, cancel).status in (200, 202, 204)
     polls = collect_polls(local_service, task, run_id, timeout=120)
-    outcome = di.simulate(task, execute, polls)
+    outcome = play.simulate(task, execute, polls)
     assert outcome.status == "FAILED"
     assert outcome.final_state == "CANCELED"

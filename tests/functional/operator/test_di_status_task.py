@@ -15,10 +15,7 @@ import pytest
 
 from notebook_launcher.localservice.embedded import EmbeddedService
 from notebook_launcher.operator import dataintegration as di
-from notebook_launcher.operator.dataintegration_status import (
-    render_status_task,
-    status_poll_call,
-)
+from notebook_launcher.operator.dataintegration_status import render_status_task
 from tests.functional.operator.test_di_task_against_local_service import (
     FUNCTION_ID,
     MAX_RUNTIME_MINUTES,
@@ -27,6 +24,8 @@ from tests.functional.operator.test_di_task_against_local_service import (
     run_id_of,
     send,
 )
+from tests.support import di_expressions as expr
+from tests.support import di_player as play
 
 
 @pytest.fixture
@@ -43,24 +42,24 @@ def task(local_service: EmbeddedService) -> dict[str, Any]:
     )
 
 
-def execute(task: dict[str, Any], notebook: Path, **extra: Any) -> di.Response:
+def execute(task: dict[str, Any], notebook: Path, **extra: Any) -> expr.Response:
     request = {"noteBook": str(notebook), "jobName": f"di-st-{uuid.uuid4().hex[:6]}", **extra}
     body = di.build_request_body(request, max_runtime_minutes=MAX_RUNTIME_MINUTES)
-    return invoke_function(di.execute_call(task, {di.REQUEST_BODY_PARAMETER: body}).body)
+    return invoke_function(play.execute_call(task, {di.REQUEST_BODY_PARAMETER: body}).body)
 
 
 def poll_until_ended(task: dict[str, Any], run_id: str | None, timeout: float = 180) -> list[Any]:
-    call = status_poll_call(task, {"RUN_ID": run_id})
+    call = play.status_poll_call(task, {"RUN_ID": run_id})
     assert call.method == "POST" and call.url.endswith(f"/functions/{FUNCTION_ID}/actions/invoke")
     assert json.loads(call.body) == {"action": "status", "id": run_id}
-    seen: list[di.Response] = []
+    seen: list[expr.Response] = []
     end = time.monotonic() + timeout
     while True:
         response = invoke_function(call.body)
-        state = di.json_path(response.body, "$.lifecycleState")
-        if not seen or di.json_path(seen[-1].body, "$.lifecycleState") != state:
+        state = expr.json_path(response.body, "$.lifecycleState")
+        if not seen or expr.json_path(seen[-1].body, "$.lifecycleState") != state:
             seen.append(response)
-        if response.status != 200 or state in di.TERMINAL_STATES:
+        if response.status != 200 or state in play.TERMINAL_STATES:
             seen[-1] = response
             return seen
         assert time.monotonic() < end, f"run {run_id} still {state}"
@@ -75,7 +74,7 @@ def test_the_last_poll_carries_the_outputs_of_a_run_that_succeeds(
     assert launched.status == 200, launched.body
     run_id = run_id_of(task, launched)
     polls = poll_until_ended(task, run_id)
-    outcome = di.simulate(task, launched, polls)
+    outcome = play.simulate(task, launched, polls)
     assert outcome.status == "SUCCESS", outcome.reason
     assert outcome.polls == len(polls)
     last = json.loads(polls[-1].body)
@@ -85,7 +84,9 @@ def test_the_last_poll_carries_the_outputs_of_a_run_that_succeeds(
         "names": ["a", "b", "emea"],
         "summary": {"rows": 2, "ok": True, "ratio": 0.25, "none": None},
     }
-    assert di.json_path(polls[-1].body, "$.outputs.rows") == 4  # as the task's expressions read it
+    assert (
+        expr.json_path(polls[-1].body, "$.outputs.rows") == 4
+    )  # as the task's expressions read it
     assert last["failure"] is None and last["htmlUri"].endswith("/records_outputs.html")
 
 
@@ -95,10 +96,10 @@ def test_the_last_poll_carries_the_failure_of_a_run_that_fails(
 ) -> None:
     launched = execute(task, notebooks / "fails_keyerror.ipynb")
     polls = poll_until_ended(task, run_id_of(task, launched))
-    outcome = di.simulate(task, launched, polls)
+    outcome = play.simulate(task, launched, polls)
     assert outcome.status == "FAILED" and outcome.final_state == "FAILED"
-    assert di.json_path(polls[-1].body, "$.failure.ename") == "KeyError"
-    assert di.json_path(polls[-1].body, "$.failure.sourceCellIndex") == 2
+    assert expr.json_path(polls[-1].body, "$.failure.ename") == "KeyError"
+    assert expr.json_path(polls[-1].body, "$.failure.sourceCellIndex") == 2
 
 
 @pytest.mark.usefixtures("function_env")
@@ -112,10 +113,10 @@ def test_a_canceled_run_ends_the_task_in_failure_and_says_why_there_is_no_report
     while client.get_job_run(run_id).data.lifecycle_state != "IN_PROGRESS":
         assert time.monotonic() < end
         time.sleep(0.3)
-    cancelled = send(local_service, di.cancel_call(task, {"RUN_ID": run_id}))
+    cancelled = send(local_service, play.cancel_call(task, {"RUN_ID": run_id}))
     assert cancelled.status == 202, cancelled.body  # CancelJobRun: accepted
     polls = poll_until_ended(task, run_id)
-    outcome = di.simulate(task, launched, polls)
+    outcome = play.simulate(task, launched, polls)
     assert outcome.status == "FAILED" and outcome.final_state == "CANCELED"
     assert "canceled" in json.loads(polls[-1].body)["reportUnavailable"]
 
@@ -123,12 +124,12 @@ def test_a_canceled_run_ends_the_task_in_failure_and_says_why_there_is_no_report
 def test_poll_condition_keeps_polling_only_through_transient_answers(
     task: dict[str, Any],
 ) -> None:
-    condition = di.poll_condition(task)
+    condition = play.poll_condition(task)
     launched = {"RUN_ID": "ocid1.datasciencejobrun.oc1.iad.x", "FUNCTION_ERROR": None}
 
     def polls_on(status: int, body: Any, names: dict[str, Any] = launched) -> bool:
-        response = di.Response.of(status, body)
-        return di.evaluate_condition(condition, di.EvaluationContext(response, names))
+        response = expr.Response.of(status, body)
+        return expr.evaluate_condition(condition, expr.EvaluationContext(response, names))
 
     assert polls_on(200, {"lifecycleState": "IN_PROGRESS"})
     assert polls_on(429, "")

@@ -27,6 +27,8 @@ import requests
 from notebook_launcher.localservice.embedded import EmbeddedService
 from notebook_launcher.operator import dataintegration as di
 from tests.functional.fn_client import as_the_caller_sees_it
+from tests.support import di_expressions as expr
+from tests.support import di_player as play
 
 fdk_fixtures = pytest.importorskip("fdk.fixtures")
 local_profile = pytest.importorskip("notebook_launcher.local_profile")
@@ -70,7 +72,7 @@ def function_env(
     local_service.clear_faults()
 
 
-def invoke_function(body: bytes) -> di.Response:
+def invoke_function(body: bytes) -> expr.Response:
     """func.handler on a direct invoke (no API Gateway): the status and body a caller sees."""
     deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)).isoformat()
 
@@ -78,11 +80,12 @@ def invoke_function(body: bytes) -> di.Response:
         coroutine = await fdk_fixtures.setup_fn_call(
             func.handler, content=io.BytesIO(body), deadline=deadline
         )
-        return await coroutine
+        answer: tuple[Any, Any, Any] = await coroutine
+        return answer
 
     data, status, _headers = asyncio.run(call())
     text = data.decode("utf-8") if isinstance(data, bytes) else str(data)
-    return di.Response(*as_the_caller_sees_it(int(status), text, gateway=False))
+    return expr.Response(*as_the_caller_sees_it(int(status), text, gateway=False))
 
 
 def signer(service: EmbeddedService) -> oci.signer.Signer:
@@ -95,17 +98,17 @@ def signer(service: EmbeddedService) -> oci.signer.Signer:
     )
 
 
-def send(service: EmbeddedService, call: di.HttpCall) -> di.Response:
+def send(service: EmbeddedService, call: play.HttpCall) -> expr.Response:
     """A signed HTTP request to the service, as the workspace's principal would send it."""
     answer = requests.request(
         call.method, call.url, data=call.body or None, auth=signer(service), timeout=30
     )
-    return di.Response(answer.status_code, answer.text)
+    return expr.Response(answer.status_code, answer.text)
 
 
-def run_id_of(task: dict[str, Any], execute: di.Response) -> str | None:
-    value = di.evaluate_expression(
-        di.named_expressions(task)["RUN_ID"], di.EvaluationContext(execute)
+def run_id_of(task: dict[str, Any], execute: expr.Response) -> str | None:
+    value = expr.evaluate_expression(
+        play.named_expressions(task)["RUN_ID"], expr.EvaluationContext(execute)
     )
     assert value is None or isinstance(value, str)
     return value
@@ -113,18 +116,18 @@ def run_id_of(task: dict[str, Any], execute: di.Response) -> str | None:
 
 def collect_polls(
     service: EmbeddedService, task: dict[str, Any], run_id: str | None, timeout: float = 180
-) -> list[di.Response]:
+) -> list[expr.Response]:
     """GET the task's poll URL until the run is in a terminal state (judged from the raw body,
     not by the task's condition), keeping each distinct state's first response and the last."""
-    url_call = di.poll_call(task, {"RUN_ID": run_id})
-    seen: list[di.Response] = []
+    url_call = play.poll_call(task, {"RUN_ID": run_id})
+    seen: list[expr.Response] = []
     deadline = time.monotonic() + timeout
     while True:
         response = send(service, url_call)
-        state = di.json_path(response.body, "$.lifecycleState")
-        if not seen or di.json_path(seen[-1].body, "$.lifecycleState") != state:
+        state = expr.json_path(response.body, "$.lifecycleState")
+        if not seen or expr.json_path(seen[-1].body, "$.lifecycleState") != state:
             seen.append(response)
-        if response.status != 200 or state in di.TERMINAL_STATES:
+        if response.status != 200 or state in play.TERMINAL_STATES:
             seen[-1] = response
             return seen
         assert time.monotonic() < deadline, f"run {run_id} still {state} after {timeout} s"
@@ -133,7 +136,7 @@ def collect_polls(
 
 def launch(
     task: dict[str, Any], notebook: Path, **extra: Any
-) -> tuple[di.Response, dict[str, Any]]:
+) -> tuple[expr.Response, dict[str, Any]]:
     request = {
         "noteBook": str(notebook),
         "jobName": f"di-{notebook.stem}-{uuid.uuid4().hex[:6]}",
@@ -141,7 +144,7 @@ def launch(
         **extra,
     }
     body = di.build_request_body(request, max_runtime_minutes=MAX_RUNTIME_MINUTES)
-    call = di.execute_call(task, {di.REQUEST_BODY_PARAMETER: body})
+    call = play.execute_call(task, {di.REQUEST_BODY_PARAMETER: body})
     assert json.loads(call.body) == {**request, "maxRuntimeInMinutes": MAX_RUNTIME_MINUTES}
     return invoke_function(call.body), request
 
@@ -158,7 +161,7 @@ def test_a_run_that_succeeds_ends_the_task_in_success(
     run_id = run_id_of(task, execute)
     assert run_id is not None and run_id.startswith("ocid1.datasciencejobrun.")
     polls = collect_polls(local_service, task, run_id)
-    outcome = di.simulate(task, execute, polls)
+    outcome = play.simulate(task, execute, polls)
 
     assert outcome.status == "SUCCESS", outcome.reason
     assert outcome.final_state == "SUCCEEDED"
@@ -175,7 +178,7 @@ def test_a_run_that_fails_ends_the_task_in_failure(
     execute, _ = launch(task, notebooks / "fails.ipynb")
     assert execute.status == 200, execute.body
     polls = collect_polls(local_service, task, run_id_of(task, execute))
-    outcome = di.simulate(task, execute, polls)
+    outcome = play.simulate(task, execute, polls)
 
     assert outcome.status == "FAILED"
     assert outcome.final_state == "FAILED"
@@ -196,16 +199,16 @@ def test_a_cancelled_run_ends_the_task_in_failure(
     while client.get_job_run(run_id).data.lifecycle_state != "IN_PROGRESS":
         assert time.monotonic() < deadline, "the run never started"
         time.sleep(0.3)
-    before = send(local_service, di.poll_call(task, {"RUN_ID": run_id}))
-    names = {
-        name: di.evaluate_expression(expression, di.EvaluationContext(execute))
-        for name, expression in di.named_expressions(task).items()
+    before = send(local_service, play.poll_call(task, {"RUN_ID": run_id}))
+    names: dict[str, Any] = {
+        name: expr.evaluate_expression(expression, expr.EvaluationContext(execute))
+        for name, expression in play.named_expressions(task).items()
     }
     assert names == {"RUN_ID": run_id, "FUNCTION_ERROR": None}
-    assert di.evaluate_condition(di.poll_condition(task), di.EvaluationContext(before, names))
+    assert expr.evaluate_condition(play.poll_condition(task), expr.EvaluationContext(before, names))
 
     # the task is stopped: Data Integration sends the cancel call, a POST, and the run stays
-    cancel = di.cancel_call(task, {"RUN_ID": run_id})
+    cancel = play.cancel_call(task, {"RUN_ID": run_id})
     assert cancel.method == "POST" and cancel.url.endswith(
         f"/jobRuns/{run_id}/actions/cancelJobRun"
     )
@@ -213,7 +216,7 @@ def test_a_cancelled_run_ends_the_task_in_failure(
     assert answer.status in (200, 202, 204), answer.body
 
     polls = [before, *collect_polls(local_service, task, run_id)]
-    outcome = di.simulate(task, execute, polls)
+    outcome = play.simulate(task, execute, polls)
     assert outcome.status == "FAILED"
     assert outcome.final_state == "CANCELED"
     assert client.get_job_run(run_id).data.lifecycle_state == "CANCELED"  # cancelled, not deleted
@@ -233,7 +236,7 @@ def test_a_function_error_fails_the_task_with_the_functions_error(
     assert run_id_of(task, execute) is None
 
     polls = collect_polls(local_service, task, None)
-    outcome = di.simulate(task, execute, polls)
+    outcome = play.simulate(task, execute, polls)
     assert outcome.status == "FAILED" and outcome.polls == 1
     assert "the function answered an error" in outcome.reason
     assert "InvalidRequest" in outcome.reason
@@ -244,9 +247,9 @@ def test_an_unknown_run_fails_the_task(
 ) -> None:
     """The real 404 GetJobRun gives (as with a missing policy) stops polling and fails."""
     missing = "ocid1.datasciencejobrun.oc1.iad.aaaaaaaanosuchrun"
-    execute = di.Response.of(200, {"id": missing, "lifecycleState": "ACCEPTED"})
+    execute = expr.Response.of(200, {"id": missing, "lifecycleState": "ACCEPTED"})
     polls = collect_polls(local_service, task, missing)
     assert [p.status for p in polls] == [404]
-    outcome = di.simulate(task, execute, polls)
+    outcome = play.simulate(task, execute, polls)
     assert outcome.status == "FAILED"
     assert "NotAuthorizedOrNotFound" in outcome.reason

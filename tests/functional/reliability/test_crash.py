@@ -49,7 +49,7 @@ def kernel_pid(service: EmbeddedService, run_id: str, timeout: float = 60) -> in
 
 def is_gone(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 

@@ -100,9 +100,10 @@ def trial_jobs(client: Any, compartment: str, job_name: str) -> list[Any]:
 
 
 def runs_of(client: Any, compartment: str, job_id: str) -> list[Any]:
-    return oci.pagination.list_call_get_all_results(
+    runs: list[Any] = oci.pagination.list_call_get_all_results(
         client.list_job_runs, compartment_id=compartment, job_id=job_id
     ).data
+    return runs
 
 
 def stop_run(client: Any, run_id: str) -> None:

@@ -89,11 +89,12 @@ def signed_by_a_stranger_with_the_right_key_id(
     service: EmbeddedService, tmp: Path
 ) -> requests.PreparedRequest:
     request = prepared(service, "POST", "/20190101/projects", project_body(service, "stranger"))
-    return signer_for(service, stranger_key(tmp))(request)
+    signed: requests.PreparedRequest = signer_for(service, stranger_key(tmp))(request)
+    return signed
 
 
 def body_changed_after_signing(service: EmbeddedService, tmp: Path) -> requests.PreparedRequest:
-    request = signer_for(service)(
+    request: requests.PreparedRequest = signer_for(service)(
         prepared(service, "POST", "/20190101/projects", project_body(service, "original"))
     )
     # Same length, so content-length still matches; only the body digest can tell.
@@ -115,7 +116,8 @@ def signature_replayed_on_another_path(
 def signed_an_hour_ago(service: EmbeddedService, tmp: Path) -> requests.PreparedRequest:
     request = prepared(service, "POST", "/20190101/projects", project_body(service, "stale"))
     request.headers["date"] = email.utils.formatdate(time.time() - 3600, usegmt=True)
-    return signer_for(service)(request)
+    signed: requests.PreparedRequest = signer_for(service)(request)
+    return signed
 
 
 @pytest.mark.parametrize(
@@ -327,7 +329,7 @@ def test_secret_values_reach_no_log(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     marker = f"S3cr3t{uuid.uuid4().hex}"
-    secrets = {
+    secrets: dict[str, Any] = {
         "environmentVariables": {
             "DB_PASSWORD": f"{marker}-env-password",
             "API_TOKEN": f"{marker}-env-token",

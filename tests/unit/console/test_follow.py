@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from notebook_launcher.console.errors import ExitCode, WaitTimeoutError
+from notebook_launcher.console.errors import ExitCode, TargetUnavailableError, WaitTimeoutError
 from notebook_launcher.console.follow import (
     PlainRunDisplay,
     follow_run,
@@ -20,7 +20,7 @@ from notebook_launcher.console.follow import (
     run_output,
 )
 from notebook_launcher.console.run_log import RunLog
-from notebook_launcher.console.target import Target, TargetUnavailableError
+from notebook_launcher.console.target import Target
 
 RUN_ID = "ocid1.datasciencejobrun.oc1.iad.run1"
 JOB_ID = "ocid1.datasciencejob.oc1.iad.job1"
@@ -61,7 +61,7 @@ class FakeDataScience:
 
 
 class ScriptedLog:
-    note = None
+    note: str | None = None
 
     def __init__(self, chunks: list[str]) -> None:
         self.chunks = chunks

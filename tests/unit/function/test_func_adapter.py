@@ -26,7 +26,8 @@ def call(
         coro = await fixtures.setup_fn_call(
             func.handler, content=io.BytesIO(body), headers=headers, gateway=gateway
         )
-        return await coro
+        answer: tuple[Any, Any, Any] = await coro
+        return answer
 
     data, status, response_headers = asyncio.run(run())
     text = data.decode() if isinstance(data, bytes) else str(data)

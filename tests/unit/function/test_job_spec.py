@@ -51,14 +51,15 @@ def test_per_run_values_do_not_change_the_job() -> None:
 
 def test_job_settings_and_notebook_change_the_job() -> None:
     _, base = spec_for({})
-    for change in (
+    changes: tuple[dict[str, object], ...] = (
         {"shape": "VM.Standard2.1"},
         {"condaEnv": "other_v1"},
         {"jobName": "x"},
         {"excludeTags": ["skip"]},
         {"outputPerRun": False},
         {"ocpus": 2},
-    ):
+    )
+    for change in changes:
         assert spec_for(change)[1].digest() != base.digest(), change
     assert spec_for({}, prepared=b"nb2")[1].digest() != base.digest()
 

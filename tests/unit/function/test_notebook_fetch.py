@@ -74,6 +74,7 @@ def server() -> Iterator[str]:
     thread.start()
     yield base
     httpd.shutdown()
+    httpd.server_close()
 
 
 def test_fetches_a_notebook_when_local_addresses_are_allowed(server: str) -> None:

@@ -15,7 +15,7 @@ from notebook_launcher.function.pipeline_spec import (
 
 def declared(
     name: str, *deps: str, for_each: list[dict[str, object]] | None = None, index: int = 0
-):
+) -> StepDeclaration:
     return StepDeclaration(index, name, deps, tuple(for_each) if for_each else None, {})
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from notebook_launcher.localservice import lifecycle
-from notebook_launcher.localservice.ids import is_ocid, new_ocid
+from notebook_launcher.localservice.ids import new_ocid
 from notebook_launcher.localservice.store import JOB_RUNS, Store
 
 
@@ -49,13 +49,3 @@ def test_finish_state_precedence() -> None:
         "FAILED",
         "Job run artifact execution failed with exit code 1.",
     )
-
-
-def test_new_ocids_have_oci_shape() -> None:
-    ocid = new_ocid("datasciencejob")
-    assert ocid.startswith("ocid1.datasciencejob.oc1.iad.")
-    assert is_ocid(ocid, "datasciencejob")
-    assert not is_ocid(ocid, "datasciencejobrun")
-    assert is_ocid("ocid1.tenancy.oc1..abc", "tenancy")
-    assert not is_ocid("ocid1.tenancy.oc1..", "tenancy")
-    assert not is_ocid(42, "tenancy")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from notebook_launcher.localservice import store as store_module
-from notebook_launcher.localservice.errors import InvalidatedRetryTokenError
+from notebook_launcher.localservice.errors import InvalidatedRetryTokenError, InvalidParameterError
 from notebook_launcher.localservice.store import JOBS, PROJECTS, Store
 
 
@@ -118,6 +118,20 @@ def test_retry_tokens_expire_after_a_day(store: Store, monkeypatch: pytest.Monke
     with store.transaction() as tx:
         tx.save_retry_token("CreateJob", "old", "hash", "id-1")
     later = time.time() + store_module.RETRY_TOKEN_TTL_SECONDS + 1
-    monkeypatch.setattr(store_module.time, "time", lambda: later)
+    monkeypatch.setattr("notebook_launcher.localservice.store.time.time", lambda: later)
     with store.transaction() as tx:
         assert tx.check_retry_token("CreateJob", "old", "other-hash") is None
+
+
+def test_the_store_refuses_unserialisable_documents_and_rolls_back(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db")
+    for bad in (float("nan"), float("inf"), "\ud800"):
+        doc = {"id": "p1", "timeCreated": "2026-01-01T00:00:00.000Z", "displayName": bad}
+        with pytest.raises(InvalidParameterError), store.transaction() as tx:
+            tx.insert(PROJECTS, doc)
+        assert store.get(PROJECTS, "p1") is None
+    good = {"id": "p1", "timeCreated": "2026-01-01T00:00:00.000Z", "displayName": "é"}
+    with store.transaction() as tx:
+        tx.insert(PROJECTS, good)
+    stored = store.get(PROJECTS, "p1")
+    assert stored is not None and stored.doc == good

@@ -12,10 +12,8 @@ from click.testing import CliRunner
 
 from notebook_launcher.cli import main
 from notebook_launcher.operator import dataintegration as di
-from notebook_launcher.operator.dataintegration_status import (
-    render_status_task,
-    status_poll_call,
-)
+from notebook_launcher.operator.dataintegration_status import render_status_task
+from tests.support import di_player as play
 
 FUNCTION_ID = "ocid1.fnfunc.oc1.iad.aaaaexample"
 INVOKE = "https://abc.us-ashburn-1.functions.oci.oraclecloud.com"
@@ -32,9 +30,9 @@ def test_only_the_poll_call_differs_from_the_jobrun_variant() -> None:
     status_task, jobrun_task = render_status_task(settings()), di.render_task(settings())
     for key in ("executeRestCallConfig", "cancelRestCallConfig", "typedExpressions", "parameters"):
         assert status_task[key] == jobrun_task[key], key
-    assert di.success_condition(status_task) == di.success_condition(jobrun_task)
-    assert di.poll_limits(status_task) == di.poll_limits(jobrun_task)
-    call = status_poll_call(status_task, {"RUN_ID": RUN_ID})
+    assert play.success_condition(status_task) == play.success_condition(jobrun_task)
+    assert play.poll_limits(status_task) == play.poll_limits(jobrun_task)
+    call = play.status_poll_call(status_task, {"RUN_ID": RUN_ID})
     assert call.method == "POST"
     assert call.url == f"{INVOKE}/20181201/functions/{FUNCTION_ID}/actions/invoke"
     assert json.loads(call.body) == {"action": "status", "id": RUN_ID}

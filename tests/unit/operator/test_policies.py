@@ -61,7 +61,8 @@ FAMILIES = {
 def _parse(text: str) -> dict[str, Any]:
     parsed = parse_policy_statements(text)
     assert isinstance(parsed, dict)
-    [statement] = parsed["statements"]
+    statements: list[dict[str, Any]] = parsed["statements"]
+    [statement] = statements
     return statement
 
 
@@ -206,7 +207,7 @@ def test_workspace_may_invoke_only_this_function_and_follow_runs() -> None:
 def test_pipelines_add_exactly_the_two_pipeline_resource_types() -> None:
     pipelines = _by_name(p.render(VALUES))["pipelines"]
     statements = [_parse(s.text) for s in pipelines.statements]
-    by_principal = {
+    by_principal: dict[tuple[str, str], set[tuple[str, str]]] = {
         (_conditions(s)["request.principal.type"], _conditions(s)["request.principal.id"]): set()
         for s in statements
     }

@@ -1,7 +1,8 @@
-"""The Data Science operations without HTTP: a real store and a recording scheduler."""
+"""The local Data Science backend (datascience/models): jobs, runs, cancels, lists and ids."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any
 
@@ -183,3 +184,27 @@ def test_unknown_and_malformed_ids_are_not_found(ds: DataScience) -> None:
         ds.get_job("ocid1.datasciencejob.oc1.iad." + "q" * 60)
     with pytest.raises(NotFoundError):
         ds.get_job("ocid1.datascienceproject.oc1.iad." + "q" * 60)  # wrong kind
+
+
+@pytest.mark.parametrize("digits", ["²", "٣"])
+def test_list_limits_take_ascii_digits_only(tmp_path: Path, digits: str) -> None:
+    ds = DataScience(Store(tmp_path / "db"), tmp_path / "artifacts", RecordingScheduler())
+    with pytest.raises(InvalidParameterError, match="limit"):
+        ds.list_projects({"compartmentId": "ocid1.tenancy.oc1..aaaa", "limit": digits})
+
+
+def test_page_tokens_are_bounded(tmp_path: Path) -> None:
+    ds = DataScience(Store(tmp_path / "db"), tmp_path / "artifacts", RecordingScheduler())
+    for number in ("9" * 30, "²", "-1"):
+        token = base64.urlsafe_b64encode(f"offset:{number}".encode()).decode().rstrip("=")
+        with pytest.raises(InvalidParameterError, match="page"):
+            ds.list_projects({"compartmentId": "ocid1.tenancy.oc1..aaaa", "page": token})
+
+
+def test_an_empty_storage_mount_list_asks_for_nothing_and_is_accepted(tmp_path: Path) -> None:
+    ds = DataScience(Store(tmp_path / "db"), tmp_path / "artifacts", RecordingScheduler())
+    project = ds.create_project({"compartmentId": TENANCY}, USER, None)[0].id
+    job = ds.create_job(job_body(project, jobStorageMountConfigurationDetailsList=[]), USER, None)
+    assert job[0].state == "CREATING"
+    with pytest.raises(InvalidParameterError, match="jobNodeConfigurationDetails"):
+        ds.create_job(job_body(project, jobNodeConfigurationDetails={}), USER, None)
