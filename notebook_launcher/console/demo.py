@@ -4,8 +4,11 @@ It starts the local service, invokes the function's core with `examples/launch.j
 noteBook path is relative to the repository root), follows the run with the same display as
 `wait`, prints the final state, where the executed notebook and outputs are on disk, and the
 run report (the notebook's outputs and the HTML page's path), and exits 0 only if the run
-SUCCEEDED. The service it started is stopped on every way out:
-success, failure, Ctrl-C, or SIGTERM (e.g. a CI job being cancelled).
+SUCCEEDED. Run from a terminal (stdin and stdout both terminals) it then keeps the service
+up, so the run page it printed stays usable, until Ctrl-C; otherwise (tests, CI, a pipe) it
+stops the service and exits at once; `--keep-serving/--no-keep-serving` forces either. The
+service it started is stopped on every way out: success, failure, Ctrl-C, or SIGTERM (e.g. a
+CI job being cancelled).
 
 The service's data dir is `.local-ds/demo`, not a temporary folder, so that the executed
 notebook the demo points at is still there afterwards; and not `.local-ds` itself, so it
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +41,11 @@ from notebook_launcher.console.target import LocalTarget
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REQUEST = REPO_ROOT / "examples" / "launch.json"
 DEFAULT_DATA_DIR = Path(".local-ds") / "demo"
+
+
+def interactive() -> bool:
+    """Whether a person is at the demo: stdin and stdout both terminals."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
 
 
 @contextmanager
@@ -83,18 +92,25 @@ def _sigterm_as_exit() -> Iterator[None]:
     help="Seconds between polls of the run.",
 )
 @click.option(
-    "--keep-serving",
-    is_flag=True,
-    help="After the run, keep the service (and the run's web page) up until Ctrl-C.",
+    "--keep-serving/--no-keep-serving",
+    default=None,
+    help="After the run, keep the service (and the run's web page) up until Ctrl-C, or stop"
+    " it at once. Default: keep serving when stdin and stdout are both terminals.",
 )
 def demo(
-    data_dir: Path, request_path: Path, timeout: float, interval: float, keep_serving: bool
+    data_dir: Path,
+    request_path: Path,
+    timeout: float,
+    interval: float,
+    keep_serving: bool | None,
 ) -> None:
     """Start the local service, launch the example notebook through the function, follow the
     run to its end, and show where the executed notebook is and the run's web page. Exits 0
     only on SUCCEEDED."""
     from notebook_launcher.localservice.embedded import EmbeddedService, EmbeddedServiceError
 
+    if keep_serving is None:
+        keep_serving = interactive()
     configure_logging()
     progress = make_console(stderr=True)
     results = make_console(stderr=False)
@@ -139,11 +155,15 @@ def demo(
                 show_report_after_wait(results, target, run, output)
                 results.print(Text.assemble((f"{'run page':<14}", "dim"), page), soft_wrap=True)
                 if keep_serving:
-                    say(progress, "serving the web console until Ctrl-C …")
+                    say(progress, "Open the run page above; Ctrl-C stops the local service.")
                     while service.running:
                         time.sleep(0.5)
                 else:
-                    say(progress, "(the page is served while the service runs: --keep-serving)")
+                    say(
+                        progress,
+                        "not a terminal: stopping the local service now (the run page is served"
+                        " only while it runs; --keep-serving keeps it up until Ctrl-C)",
+                    )
             finally:
                 say(progress, "stopping the local service …")
                 service.stop()

@@ -43,15 +43,20 @@ from notebook_launcher.localservice.errors import NotFoundError, ServiceError
 from notebook_launcher.localservice.ui import sources
 from notebook_launcher.localservice.ui.auth import CSRF_FIELD, TOKEN_PARAMETER, ConsoleAuth
 from notebook_launcher.localservice.ui.sources import ConsoleSources, RunFilter
-from notebook_launcher.oci_facts.states import JOB_RUN_TERMINAL_STATES
+from notebook_launcher.oci_facts.states import (
+    JOB_RUN_TERMINAL_STATES,
+    PIPELINE_RUN_TERMINAL_STATES,
+    STEP_RUN_TERMINAL_STATES,
+)
 
 PREFIX = "/ui"
 HERE = Path(__file__).resolve().parent
-# The sections of the navigation bar, in order. Pipeline runs and schedules are added here
-# (a page and a line) when the service has those resources.
+# The sections of the navigation bar, in order (a section is a page and a line here).
 NAVIGATION: tuple[tuple[str, str], ...] = (
     ("runs", "Runs"),
     ("jobs", "Jobs"),
+    ("pipeline-runs", "Pipeline runs"),
+    ("schedules", "Schedules"),
 )
 CONSOLE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -123,6 +128,131 @@ def run_summary(run: dict[str, Any], job_names: dict[str, str]) -> dict[str, Any
     }
 
 
+def pipeline_run_summary(run: dict[str, Any], pipeline_names: dict[str, str]) -> dict[str, Any]:
+    """What the pipeline runs table and a pipeline run's page show of it."""
+    state = str(run.get("lifecycleState", ""))
+    pipeline_id = str(run.get("pipelineId", ""))
+    return {
+        "id": run["id"],
+        "name": run.get("displayName", ""),
+        "state": state,
+        "finished": state in PIPELINE_RUN_TERMINAL_STATES,
+        "details": run.get("lifecycleDetails") or "",
+        "pipelineId": pipeline_id,
+        "pipelineName": pipeline_names.get(pipeline_id, pipeline_id),
+        "duration": _format_duration(sources.duration_seconds(run)),
+        "started": _format_time(run.get("timeStarted")),
+        "accepted": _format_time(run.get("timeAccepted")),
+    }
+
+
+def step_views(run: dict[str, Any], pipeline: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Each step run with what the page shows: state, dependsOn (from the pipeline), times,
+    its job run, and its layer in the DAG (0 for the steps that depend on none)."""
+    depends = {
+        str(step.get("stepName")): [str(d) for d in step.get("dependsOn") or []]
+        for step in (pipeline or {}).get("stepDetails") or []
+    }
+    layers: dict[str, int] = {}
+
+    def layer(name: str, seen: frozenset[str] = frozenset()) -> int:
+        if name not in layers:
+            parents = [d for d in depends.get(name, []) if d not in seen]
+            layers[name] = 1 + max((layer(d, seen | {name}) for d in parents), default=-1)
+        return layers[name]
+
+    views = []
+    for step in run.get("stepRuns") or []:
+        name = str(step.get("stepName", ""))
+        state = str(step.get("lifecycleState", ""))
+        views.append(
+            {
+                "name": name,
+                "state": state,
+                "finished": state in STEP_RUN_TERMINAL_STATES,
+                "details": step.get("lifecycleDetails") or "",
+                "dependsOn": depends.get(name, []),
+                "jobRunId": step.get("jobRunId") or "",
+                "started": _format_time(step.get("timeStarted")),
+                "finishedAt": _format_time(step.get("timeFinished")),
+                "duration": _format_duration(sources.duration_seconds(step)),
+                "layer": layer(name),
+            }
+        )
+    return views
+
+
+def dag_layers(steps: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The steps in layers: each layer's steps depend only on steps of earlier layers."""
+    count = 1 + max((step["layer"] for step in steps), default=-1)
+    return [[step for step in steps if step["layer"] == index] for index in range(count)]
+
+
+def trigger_text(trigger: dict[str, Any]) -> str:
+    """A schedule's trigger in words: its cron expression, interval or iCal recurrence."""
+    kind = str(trigger.get("triggerType", ""))
+    if kind == "CRON":
+        text = f"cron {trigger.get('cronExpression', '')}"
+    elif kind == "INTERVAL":
+        unit = str(trigger.get("frequency", "")).lower()
+        text = f"every {trigger.get('interval', '')} {unit}"
+        if trigger.get("isRandomStartTime"):
+            text += " (random start)"
+    else:
+        text = f"iCal {trigger.get('recurrence', '')}"
+    return text
+
+
+def made_summary(kind: str, run: dict[str, Any]) -> dict[str, Any]:
+    """A run a schedule made (a job run or a pipeline run), with its page's path."""
+    section = "runs" if kind == "job" else "pipeline-runs"
+    return {
+        "kind": "job run" if kind == "job" else "pipeline run",
+        "id": run["id"],
+        "name": run.get("displayName", ""),
+        "state": str(run.get("lifecycleState", "")),
+        "path": f"{section}/{quote(str(run['id']), safe='')}",
+        "accepted": _format_time(run.get("timeAccepted")),
+        "duration": _format_duration(sources.duration_seconds(run)),
+    }
+
+
+def schedule_summary(schedule: dict[str, Any], made: list[tuple[str, Any]]) -> dict[str, Any]:
+    """What the schedules table shows of a schedule; `made` its runs, newest first."""
+    return {
+        "id": schedule["id"],
+        "name": schedule.get("displayName", ""),
+        "state": str(schedule.get("lifecycleState", "")),
+        "trigger": trigger_text(schedule.get("trigger") or {}),
+        "next": _format_time(schedule.get("timeNextScheduledRun")),
+        "last": _format_time(schedule.get("timeLastScheduleRun")),
+        "lastDetails": schedule.get("lastScheduleRunDetails") or "",
+        "lastRun": made_summary(*made[0]) if made else None,
+    }
+
+
+def schedule_action(schedule: dict[str, Any]) -> dict[str, Any]:
+    """The schedule's action as shown: every environment variable through the redaction."""
+    details = dict((schedule.get("action") or {}).get("actionDetails") or {})
+    for key in ("createJobRunDetails", "createPipelineRunDetails"):
+        if isinstance(details.get(key), dict):
+            details[key] = _redacted_request(details[key])
+    return {**(schedule.get("action") or {}), "actionDetails": details}
+
+
+def _redacted_request(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: sources.redacted_environment(item)
+            if key == "environmentVariables"
+            else _redacted_request(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_redacted_request(item) for item in value]
+    return value
+
+
 class Console:
     """The console app for one service: its routes, templates and guard."""
 
@@ -158,8 +288,14 @@ class Console:
             ("GET", "/untrusted/runs/{runId}/notebook", self.notebook),
             ("GET", "/jobs", self.jobs_page),
             ("GET", "/jobs/{jobId}", self.job_page),
+            ("GET", "/pipeline-runs", self.pipeline_runs_page),
+            ("GET", "/pipeline-runs/rows", self.pipeline_runs_rows),
+            ("GET", "/pipeline-runs/{runId}", self.pipeline_run_page),
+            ("GET", "/schedules", self.schedules_page),
+            ("GET", "/schedules/{scheduleId}", self.schedule_page),
             ("GET", "/api/runs", self.api_runs),
             ("GET", "/api/runs/{runId}", self.api_run),
+            ("GET", "/api/pipeline-runs/{runId}", self.api_pipeline_run),
         ]
         routes: list[BaseRoute] = [
             Route(PREFIX + path, handler, methods=[method]) for method, path, handler in table
@@ -345,7 +481,84 @@ class Console:
             definition=definition,
         )
 
+    def _pipeline_runs_context(self, request: Request) -> dict[str, Any]:
+        wanted = validation.small_integer(request.query_params.get("page", "1")) or 1
+        page = self.sources.pipeline_runs(wanted)
+        names = self.sources.pipeline_names()
+
+        def page_url(number: int) -> str:
+            return f"{PREFIX}/pipeline-runs?{urlencode({'page': number})}"
+
+        return {
+            "runs": [pipeline_run_summary(run, names) for run in page.runs],
+            "page": page,
+            "rows_url": f"{PREFIX}/pipeline-runs/rows?{urlencode({'page': page.page})}",
+            "previous_url": page_url(page.page - 1) if page.page > 1 else None,
+            "next_url": page_url(page.page + 1) if page.page < page.pages else None,
+        }
+
+    async def pipeline_runs_page(self, request: Request) -> Response:
+        context = self._pipeline_runs_context(request)
+        return self._page(request, "pipeline_runs.html", "pipeline-runs", **context)
+
+    async def pipeline_runs_rows(self, request: Request) -> Response:
+        return self.templates.TemplateResponse(
+            request, "pipeline_runs_rows.html", self._pipeline_runs_context(request)
+        )
+
+    def _pipeline_run_view(self, run_id: str) -> dict[str, Any]:
+        run = self.sources.pipeline_run(run_id)
+        pipeline = self.sources.pipeline(str(run.get("pipelineId", "")))
+        names = {str(pipeline["id"]): str(pipeline.get("displayName", ""))} if pipeline else {}
+        return {
+            "run": run,
+            "summary": pipeline_run_summary(run, names),
+            "steps": step_views(run, pipeline),
+        }
+
+    async def pipeline_run_page(self, request: Request) -> Response:
+        view = self._pipeline_run_view(request.path_params["runId"])
+        return self._page(
+            request,
+            "pipeline_run.html",
+            "pipeline-runs",
+            **view,
+            layers=dag_layers(view["steps"]),
+        )
+
+    async def schedules_page(self, request: Request) -> Response:
+        rows = [
+            schedule_summary(schedule, self.sources.made_by(str(schedule["id"]), limit=1))
+            for schedule in self.sources.schedules()
+        ]
+        return self._page(request, "schedules.html", "schedules", schedules=rows)
+
+    async def schedule_page(self, request: Request) -> Response:
+        schedule = self.sources.schedule(request.path_params["scheduleId"])
+        made = self.sources.made_by(str(schedule["id"]))
+        return self._page(
+            request,
+            "schedule.html",
+            "schedules",
+            schedule=schedule,
+            summary=schedule_summary(schedule, made),
+            made=[made_summary(kind, run) for kind, run in made],
+            definition=json.dumps(
+                {
+                    "trigger": schedule.get("trigger"),
+                    "action": schedule_action(schedule),
+                    "logDetails": schedule.get("logDetails"),
+                    "freeformTags": schedule.get("freeformTags"),
+                },
+                indent=2,
+            ),
+        )
+
     # ----------------------------------------------------------------- live data
+
+    async def api_pipeline_run(self, request: Request) -> Response:
+        view = self._pipeline_run_view(request.path_params["runId"])
+        return JSONResponse({**view["summary"], "steps": view["steps"]})
 
     async def api_runs(self, request: Request) -> Response:
         page = self.sources.runs(self._run_filter(request))

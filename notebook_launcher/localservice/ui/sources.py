@@ -30,7 +30,17 @@ from notebook_launcher.localservice import lifecycle
 from notebook_launcher.localservice.datascience.models import DataScience
 from notebook_launcher.localservice.errors import NotFoundError, ServiceError
 from notebook_launcher.localservice.objectstorage.models import ObjectStore
-from notebook_launcher.localservice.store import JOB_RUNS, JOBS, Document, Record, Store
+from notebook_launcher.localservice.store import (
+    JOB_RUNS,
+    JOBS,
+    PIPELINE_RUNS,
+    PIPELINES,
+    SCHEDULES,
+    Document,
+    Record,
+    Store,
+)
+from notebook_launcher.oci_facts.states import PipelineRunState, PipelineState, ScheduleState
 
 PAGE_SIZE = 25
 LOG_TAIL_BYTES = 64 * 1024
@@ -47,6 +57,21 @@ def redacted_value(name: str, value: object) -> str:
     if looks_secret(name):
         return REDACTED
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def redacted_environment(variables: object) -> dict[str, str]:
+    """Environment variables as shown: each value through `redacted_value`, and the notebook
+    parameters' JSON rebuilt from its values shown the same way (a secret-looking parameter
+    inside it is redacted too)."""
+    if not isinstance(variables, dict):
+        return {}
+    shown: dict[str, str] = {}
+    for name, value in sorted(variables.items()):
+        if name == PARAMETERS_ENV:
+            shown[name] = json.dumps(dict(parameters({PARAMETERS_ENV: str(value)})))
+        else:
+            shown[str(name)] = redacted_value(str(name), value)
+    return shown
 
 
 @dataclass(frozen=True)
@@ -119,6 +144,14 @@ def duration_seconds(run: Document, now: datetime | None = None) -> float | None
         return None
     finished = _parse_time(run.get("timeFinished")) or now or datetime.now(started.tzinfo)
     return max(0.0, (finished - started).total_seconds())
+
+
+def _paged(records: list[Record], wanted: int) -> RunPage:
+    total = len(records)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(max(1, wanted), pages)
+    chosen = records[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return RunPage([r.doc for r in chosen], page, pages, total)
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -232,11 +265,7 @@ class ConsoleSources:
                 for r in records
                 if text in str(r.doc.get("displayName", "")).casefold() or text in r.id.casefold()
             ]
-        total = len(records)
-        pages = max(1, -(-total // PAGE_SIZE))
-        page = min(max(1, wanted.page), pages)
-        chosen = records[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        return RunPage([r.doc for r in chosen], page, pages, total)
+        return _paged(records, wanted.page)
 
     def jobs(self) -> list[Document]:
         return [r.doc for r in self._query(JOBS, {}, lifecycle.JOB_DELETED)]
@@ -259,6 +288,58 @@ class ConsoleSources:
                 exclude_states=(deleted,),
             )
         return page.records
+
+    # ----------------------------------------------------------------- pipelines
+
+    def pipeline_runs(self, page: int) -> RunPage:
+        """Pipeline runs newest first, one page of PAGE_SIZE."""
+        records = self._query(PIPELINE_RUNS, {}, PipelineRunState.DELETED)
+        return _paged(records, page)
+
+    def pipeline_names(self) -> dict[str, str]:
+        return {
+            r.id: str(r.doc.get("displayName", ""))
+            for r in self._query(PIPELINES, {}, PipelineState.DELETED)
+        }
+
+    def pipeline_run(self, run_id: str) -> Document:
+        """A pipeline run's document (NotFoundError if there is none)."""
+        record = self._store.get(PIPELINE_RUNS, run_id)
+        if record is None:
+            raise NotFoundError()
+        return record.doc
+
+    def pipeline(self, pipeline_id: str) -> Document | None:
+        record = self._store.get(PIPELINES, pipeline_id)
+        return None if record is None else record.doc
+
+    # ----------------------------------------------------------------- schedules
+
+    def schedules(self) -> list[Document]:
+        return [r.doc for r in self._query(SCHEDULES, {}, ScheduleState.DELETED)]
+
+    def schedule(self, schedule_id: str) -> Document:
+        """A schedule's document (NotFoundError if there is none)."""
+        record = self._store.get(SCHEDULES, schedule_id)
+        if record is None:
+            raise NotFoundError()
+        return record.doc
+
+    def made_by(self, principal_id: str, limit: int = 50) -> list[tuple[str, Document]]:
+        """The job runs and pipeline runs `principal_id` created (a schedule creates its runs
+        as itself: ListJobRuns createdBy=<schedule id>), newest first, as (kind, doc) with
+        kind "job" or "pipeline"."""
+        found = [
+            ("job", r.doc)
+            for r in self._query(JOB_RUNS, {"createdBy": principal_id}, lifecycle.DELETED)
+        ] + [
+            ("pipeline", r.doc)
+            for r in self._query(
+                PIPELINE_RUNS, {"createdBy": principal_id}, PipelineRunState.DELETED
+            )
+        ]
+        found.sort(key=lambda item: str(item[1].get("timeAccepted", "")), reverse=True)
+        return found[:limit]
 
     def run(self, run_id: str) -> Document:
         """A run's document (NotFoundError if there is none)."""

@@ -2,7 +2,9 @@
 
 Starts its own local service in a temporary data dir, launches the example (SUCCEEDED), a
 failing notebook (FAILED) and a sleeping one (IN_PROGRESS) through the function's core, and
-saves console-runs.png, console-run.png, console-failed-run.png and console-jobs.png.
+a pipeline of four script steps and an hourly schedule through the oci SDK, and saves
+console-runs.png, console-run.png, console-failed-run.png, console-jobs.png,
+console-pipeline-run.png and console-schedules.png.
 
     python -m tests.functional.ui.screenshots docs
 """
@@ -20,6 +22,7 @@ from playwright.sync_api import sync_playwright
 
 from notebook_launcher.cli import main as cli
 from notebook_launcher.localservice.embedded import EmbeddedService
+from tests.functional.localservice.conftest import MODELS, create_script_job
 from tests.functional.ui.conftest import CHROMIUM, CHROMIUM_ARGS
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -42,6 +45,65 @@ def wait(service: EmbeddedService, run_id: str, states: set[str]) -> None:
         time.sleep(0.3)
 
 
+def pipeline_and_schedule(service: EmbeddedService) -> tuple[str, str]:
+    """A finished pipeline run of four steps (one fails, so its dependent is skipped) and an
+    hourly schedule of a job: (pipeline run id, schedule id)."""
+    ds = service.datascience_client()
+    project = service.create_project(name="screenshots")
+    compartment = service.tenancy_id
+    script = "import os, sys, time\ntime.sleep(1)\nsys.exit(int(os.environ.get('EXIT', '0')))\n"
+    job = create_script_job(ds, project, compartment, script, name="etl-step")
+
+    def step(name: str, after: list[str], env: dict[str, str] | None = None) -> object:
+        config = MODELS.PipelineStepConfigurationDetails(environment_variables=env)
+        return MODELS.PipelineMLJobStepDetails(
+            step_name=name,
+            job_id=job,
+            depends_on=after,
+            step_configuration_details=config if env else None,
+        )
+
+    pipeline = ds.create_pipeline(
+        MODELS.CreatePipelineDetails(
+            project_id=project,
+            compartment_id=compartment,
+            display_name="nightly-etl",
+            step_details=[
+                step("extract", []),
+                step("transform", ["extract"]),
+                step("validate", ["extract"], {"EXIT": "1"}),
+                step("publish", ["transform", "validate"]),
+            ],
+        )
+    ).data
+    run = ds.create_pipeline_run(
+        MODELS.CreatePipelineRunDetails(
+            compartment_id=compartment, pipeline_id=pipeline.id, display_name="nightly-etl run"
+        )
+    ).data
+    deadline = time.monotonic() + 180
+    while ds.get_pipeline_run(run.id).data.lifecycle_state not in {"SUCCEEDED", "FAILED"}:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{run.id} did not finish")
+        time.sleep(0.3)
+    schedule = ds.create_schedule(
+        MODELS.CreateScheduleDetails(
+            display_name="hourly-report",
+            project_id=project,
+            compartment_id=compartment,
+            trigger=MODELS.ScheduleCronTrigger(cron_expression="0 * * * *"),
+            action=MODELS.ScheduleHttpAction(
+                action_details=MODELS.CreateJobRunScheduleActionDetails(
+                    create_job_run_details=MODELS.CreateJobRunDetails(
+                        project_id=project, compartment_id=compartment, job_id=job
+                    )
+                )
+            ),
+        )
+    ).data
+    return str(run.id), str(schedule.id)
+
+
 def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as data_dir, EmbeddedService(Path(data_dir)) as service:
@@ -61,6 +123,7 @@ def main(out_dir: Path) -> None:
         wait(service, failed, {"SUCCEEDED", "FAILED"})
         running = invoke(service, "--notebook", str(NOTEBOOKS / "sleeps.ipynb"))
         wait(service, running, {"IN_PROGRESS"})
+        pipeline_run, _ = pipeline_and_schedule(service)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1200, "height": 800})
@@ -69,6 +132,8 @@ def main(out_dir: Path) -> None:
                 (f"runs/{succeeded}", "console-run.png", True),
                 (f"runs/{failed}", "console-failed-run.png", True),
                 ("jobs", "console-jobs.png", False),
+                (f"pipeline-runs/{pipeline_run}", "console-pipeline-run.png", False),
+                ("schedules", "console-schedules.png", False),
             ]
             for path, name, full in shots:
                 # a tall viewport rather than full_page: a full-page capture leaves the

@@ -62,4 +62,43 @@
         });
     });
   }
+
+  // A pipeline run: its state and each step's state, times and job run while it runs; the
+  // full page once it ends.
+  var pipelineRun = document.getElementById("pipeline-run");
+  if (pipelineRun && pipelineRun.dataset.livePipelineRun && pipelineRun.dataset.finished !== "true") {
+    var prefix = pipelineRun.dataset.livePipelineRun.split("/api/")[0];
+    var pipelineTimer = poll(function () {
+      return fetch(pipelineRun.dataset.livePipelineRun, { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
+        .then(function (data) {
+          var state = document.getElementById("run-state");
+          state.textContent = data.state;
+          state.className = "state state-" + data.state;
+          document.getElementById("run-details").textContent = data.details;
+          document.getElementById("run-duration").textContent = data.duration;
+          data.steps.forEach(function (step) {
+            var card = pipelineRun.querySelector('[data-step="' + CSS.escape(step.name) + '"]');
+            if (!card) return;
+            var badge = card.querySelector('[data-field="state"]');
+            badge.textContent = step.state;
+            badge.className = "state state-" + step.state;
+            ["started", "finishedAt", "duration", "details"].forEach(function (key) {
+              card.querySelector('[data-field="' + key + '"]').textContent = step[key];
+            });
+            var link = card.querySelector('[data-field="jobRun"]');
+            if (step.jobRunId && !link.firstChild) {
+              var a = document.createElement("a");
+              a.href = prefix + "/runs/" + encodeURIComponent(step.jobRunId);
+              a.textContent = "job run";
+              link.appendChild(a);
+            }
+          });
+          if (data.finished) {
+            window.clearInterval(pipelineTimer);
+            window.location.reload();
+          }
+        });
+    });
+  }
 })();
