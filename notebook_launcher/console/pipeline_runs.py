@@ -121,7 +121,7 @@ def pipeline_runs_table(target: Target, compartment_id: str, limit: int) -> Tabl
     if not found:
         return None
     table = Table(title=f"pipeline runs at {target.describe()}", title_justify="left")
-    table.add_column("PIPELINE RUN", no_wrap=True)
+    table.add_column("PIPELINE RUN", no_wrap=True, min_width=max(len(r.id) for r in found))
     table.add_column("NAME")
     table.add_column("STATE", no_wrap=True)
     table.add_column("ACCEPTED", no_wrap=True)

@@ -252,7 +252,8 @@ def runs(
         if not page:
             break
     table = Table(title=f"job runs at {resolved.describe()}", title_justify="left")
-    table.add_column("RUN", no_wrap=True)
+    # The OCIDs are what a reader copies into the next command: never cropped, however narrow.
+    table.add_column("RUN", no_wrap=True, min_width=max((len(r.id) for r in found), default=3))
     table.add_column("NAME")
     table.add_column("STATE", no_wrap=True)
     table.add_column("ACCEPTED", no_wrap=True)

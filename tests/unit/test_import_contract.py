@@ -1,7 +1,7 @@
 """Import contracts, read from the source with an AST walk (every import: lazy, TYPE_CHECKING too).
 
 - The function (func.py, notebook_launcher/function, notebook_launcher/artifact and every
-  shared rules module they reach, such as oci_rules and archive_rules) imports nothing from
+  shared rules module they reach, such as oci_facts and schedule_rules) imports nothing from
   the local service, the console or the operator kit: those are not in the function image, and
   the function must not know whether it talks to OCI or to the local service.
 - The console's modules import each other without a cycle (run logs depend on protocols, not on
@@ -87,7 +87,8 @@ def violations(root: Path) -> list[str]:
 def test_the_function_imports_nothing_from_localservice_console_or_operator() -> None:
     reached = function_closure(import_graph(ROOT))
     # The walk follows imports into the shared rules modules (it cannot pass by seeing nothing).
-    assert {f"{PACKAGE}.oci_rules", f"{PACKAGE}.archive_rules"} <= set(reached)
+    shared = {f"{PACKAGE}.oci_facts.identifiers", f"{PACKAGE}.oci_facts.archive_paths"}
+    assert shared | {f"{PACKAGE}.schedule_rules"} <= set(reached)
     assert f"{PACKAGE}.function.handler" in reached
     assert violations(ROOT) == []
 
@@ -103,15 +104,16 @@ def test_the_function_imports_nothing_from_localservice_console_or_operator() ->
 def test_a_forbidden_import_in_a_shared_module_is_found(
     tmp_path: Path, statement: str, forbidden: str
 ) -> None:
-    """The contract fails when a module the function reaches (here oci_rules) breaks it, even
-    inside a function body."""
+    """The contract fails when a module the function reaches (here the OCI facts' OCID grammar)
+    breaks it, even inside a function body."""
     shutil.copy2(ROOT / "func.py", tmp_path / "func.py")
     shutil.copytree(
         ROOT / PACKAGE, tmp_path / PACKAGE, ignore=shutil.ignore_patterns("__pycache__")
     )
-    rules = tmp_path / PACKAGE / "oci_rules.py"
+    rules = tmp_path / PACKAGE / "oci_facts" / "identifiers.py"
     rules.write_text(rules.read_text() + f"\n\ndef _planted() -> None:\n    {statement}\n")
-    assert f"{PACKAGE}.oci_rules imports {PACKAGE}.{forbidden}" in violations(tmp_path)
+    expected = f"{PACKAGE}.oci_facts.identifiers imports {PACKAGE}.{forbidden}"
+    assert expected in violations(tmp_path)
 
 
 def test_relative_imports_resolve_against_their_package(tmp_path: Path) -> None:

@@ -27,7 +27,9 @@ def service(local_service: EmbeddedService) -> Iterator[EmbeddedService]:
 @pytest.fixture
 def cli(service: EmbeddedService) -> Cli:
     """Run `python -m notebook_launcher ARGS` in-process against the session's service."""
-    runner = CliRunner()
+    # Output as a pipe gets it (no COLUMNS: pytest-xdist's workers may inherit one, and rich
+    # would crop the tables' OCIDs to it).
+    runner = CliRunner(env={"COLUMNS": None})
 
     def run(*args: str) -> Result:
         return runner.invoke(main, [*args, "--data-dir", str(service.data_dir)])

@@ -35,9 +35,13 @@ CHROMIUM_ARGS = [
 FINISHED = {"SUCCEEDED", "FAILED", "CANCELED"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Chromium; skips (with why) when it cannot be launched on this machine."""
+    """A headless Chromium; skips (with why) when it cannot be launched on this machine.
+
+    Per module, not per session: Playwright's sync API keeps an asyncio loop running in the
+    main thread while it is started, and every later test in the process that calls
+    `asyncio.run` (fdk's handler is async) would then fail."""
     if shutil.which("chromium") is None and not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM}: `make install` installs Debian's chromium")
     try:
