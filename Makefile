@@ -23,8 +23,12 @@ check: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
+# Test modules are spread over worker processes (pytest-xdist), each with its own local
+# service; a module's tests stay together in one worker (its module-scoped fixtures).
+PYTEST_WORKERS ?= 3
+
 test: check
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
