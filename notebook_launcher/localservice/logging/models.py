@@ -22,10 +22,8 @@ import json
 import logging
 import re
 import sqlite3
-import threading
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +37,7 @@ from notebook_launcher.localservice.errors import (
 )
 from notebook_launcher.localservice.identity.provisioning import ensure_identity
 from notebook_launcher.localservice.ids import format_time, is_compartment_ocid, is_ocid, new_ocid
+from notebook_launcher.localservice.side_database import SideDatabase
 
 if TYPE_CHECKING:
     from notebook_launcher.localservice.rest import ServiceContext
@@ -141,27 +140,10 @@ class Logs:
     """Log groups, logs, their work requests and the entries of the runs that log to them."""
 
     def __init__(self, database: Path, run_logs: Path, tenancy_id: str) -> None:
-        database.parent.mkdir(parents=True, exist_ok=True)
         self._run_logs = run_logs
         self._tenancy = tenancy_id
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        with self._tx() as conn:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        self._db = SideDatabase(database, _SCHEMA, pragmas=("busy_timeout=5000",))
+        self._tx = self._db.transaction
 
     def _get(self, conn: sqlite3.Connection, table: str, resource_id: str) -> dict[str, Any] | None:
         row = conn.execute(

@@ -29,10 +29,8 @@ import os
 import re
 import shutil
 import sqlite3
-import threading
 import uuid
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -46,6 +44,7 @@ from notebook_launcher.localservice.errors import (
     ServiceError,
 )
 from notebook_launcher.localservice.ids import format_time, new_ocid, now_text
+from notebook_launcher.localservice.side_database import SideDatabase
 from notebook_launcher.localservice.validation import small_integer
 
 logger = logging.getLogger(__name__)
@@ -233,29 +232,13 @@ class ObjectStore:
         self.uploads = uploads
         root.mkdir(parents=True, exist_ok=True)
         uploads.mkdir(parents=True, exist_ok=True)
-        database.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._tx() as conn:
-            for statement in _SCHEMA:
-                conn.execute(statement)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        self._db = SideDatabase(database, _SCHEMA, pragmas=("synchronous=NORMAL",))
+        self._lock = self._db.lock
+        self._conn = self._db.connection
+        self._tx = self._db.transaction
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
     # ----------------------------------------------------------------- names
 

@@ -3,11 +3,13 @@ CLI's multipart put and the SDK's UploadManager, against the local service over 
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,20 @@ import pytest
 from notebook_launcher.localservice.embedded import EmbeddedService
 
 MIB = 1024 * 1024
+
+# ocifs (through fsspec) and the oci SDK's UploadManager (one requests session per upload
+# thread) never close their HTTP sessions; the garbage collector reclaims the pooled sockets
+# and reports each as unclosed (a ResourceWarning raised from __del__, which pytest turns into
+# PytestUnraisableExceptionWarning in whichever test is running then). So in this module those
+# are ignored, and garbage is collected after each test (below), inside the module, so none
+# reaches another module's tests, where the warning stays an error.
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+@pytest.fixture(autouse=True)
+def _collect_the_clients_sockets() -> Iterator[None]:
+    yield
+    gc.collect()
 
 
 def unique(prefix: str) -> str:
@@ -208,10 +224,6 @@ def test_buckets_create_get_list_delete(local_service: EmbeddedService) -> None:
     assert (gone.value.status, gone.value.code) == (404, "BucketNotFound")
 
 
-# The oci SDK's UploadManager uploads parts from a thread pool, each thread with its own
-# requests session that it never closes: its pooled sockets are reclaimed by the garbage
-# collector, which reports them as unclosed (a ResourceWarning, raised from __del__).
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_upload_manager_multipart_and_the_upload_operations(
     local_service: EmbeddedService, tmp_path: Path
 ) -> None:
