@@ -185,7 +185,7 @@ def _default_name(prefix: str) -> str:
     return f"{prefix}{utc_now().strftime('%Y%m%d%H%M%S')}"
 
 
-def _create_in(
+def create_in(
     tx: Transaction,
     operation: str,
     kind: Kind,
@@ -204,6 +204,33 @@ def _create_in(
     if retry_token:
         tx.save_retry_token(operation, retry_token, request_hash, record.id)
     return record, True
+
+
+def create_record(
+    store: Store,
+    operation: str,
+    kind: Kind,
+    retry_token: str | None,
+    request_hash: str,
+    build: Callable[[Transaction], Document],
+) -> tuple[Record, bool]:
+    """A Create* of any Data Science kind (pipelines/ create through it): insert what `build`
+    makes, or replay a retry; (record, created)."""
+    with store.transaction() as tx:
+        record, created = create_in(tx, operation, kind, retry_token, request_hash, build)
+    if created:
+        logger.info("%s created %s", operation, record.id)
+    return record, created
+
+
+def get_record(store: Store, kind: Kind, resource_id: str, *resource_types: str) -> Record:
+    """A Get* of any Data Science kind: the record, or 404 for a malformed or unknown id."""
+    if not is_ocid(resource_id, *resource_types):
+        raise NotFoundError()
+    record = store.get(kind, resource_id)
+    if record is None:
+        raise NotFoundError()
+    return record
 
 
 class DataScience:
@@ -233,19 +260,10 @@ class DataScience:
         build: Callable[[Transaction], Document],
     ) -> tuple[Record, bool]:
         """Insert what `build` makes, or replay a retry; (record, created)."""
-        with self._store.transaction() as tx:
-            record, created = _create_in(tx, operation, kind, retry_token, request_hash, build)
-        if created:
-            logger.info("%s created %s", operation, record.id)
-        return record, created
+        return create_record(self._store, operation, kind, retry_token, request_hash, build)
 
     def _get(self, kind: Kind, resource_id: str, *resource_types: str) -> Record:
-        if not is_ocid(resource_id, *resource_types):
-            raise NotFoundError()
-        record = self._store.get(kind, resource_id)
-        if record is None:
-            raise NotFoundError()
-        return record
+        return get_record(self._store, kind, resource_id, *resource_types)
 
     def _list(
         self,
@@ -634,7 +652,7 @@ class DataScience:
     ) -> tuple[Record, bool]:
         """CreateJobRun inside the caller's transaction (a schedule commits the run it makes
         with its own bookkeeping); the caller calls `submit_job_run` once committed."""
-        return _create_in(
+        return create_in(
             tx, "CreateJobRun", JOB_RUNS, retry_token, request.request_hash, request.build
         )
 

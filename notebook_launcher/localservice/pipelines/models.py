@@ -33,7 +33,9 @@ from notebook_launcher.localservice.datascience.models import (
     DataScience,
     ListResult,
     body_hash,
+    create_record,
     finished_work_request,
+    get_record,
     int_query,
     page_key,
     page_token,
@@ -52,7 +54,6 @@ from notebook_launcher.localservice.ids import (
     PIPELINE,
     PIPELINE_RUN,
     PROJECT,
-    is_ocid,
     new_ocid,
     now_text,
     utc_now,
@@ -195,34 +196,6 @@ class Pipelines:
 
     # ----------------------------------------------------------------- shared helpers
 
-    def _create(
-        self,
-        operation: str,
-        kind: Kind,
-        retry_token: str | None,
-        request_hash: str,
-        build: Callable[[Transaction], Document],
-    ) -> tuple[Record, bool]:
-        """Insert what `build` makes, or replay a retry (the store's retry-token table)."""
-        with self._store.transaction() as tx:
-            if retry_token:
-                previous = tx.check_retry_token(operation, retry_token, request_hash)
-                if previous is not None and (record := tx.get(kind, previous)) is not None:
-                    return record, False
-            record = tx.insert(kind, build(tx))
-            if retry_token:
-                tx.save_retry_token(operation, retry_token, request_hash, record.id)
-        logger.info("%s created %s", operation, record.id)
-        return record, True
-
-    def _get(self, kind: Kind, resource_id: str, resource_type: str) -> Record:
-        if not is_ocid(resource_id, resource_type):
-            raise NotFoundError()
-        record = self._store.get(kind, resource_id)
-        if record is None:
-            raise NotFoundError()
-        return record
-
     def _list(
         self,
         kind: Kind,
@@ -321,8 +294,8 @@ class Pipelines:
                 doc["description"] = description
             return doc
 
-        record, created = self._create(
-            "CreatePipeline", PIPELINES, retry_token, body_hash(details), build
+        record, created = create_record(
+            self._store, "CreatePipeline", PIPELINES, retry_token, body_hash(details), build
         )
         return record, created
 
@@ -409,7 +382,7 @@ class Pipelines:
             )
 
     def get_pipeline(self, pipeline_id: str) -> Record:
-        return self._get(PIPELINES, pipeline_id, PIPELINE)
+        return get_record(self._store, PIPELINES, pipeline_id, PIPELINE)
 
     def list_pipelines(self, query: Mapping[str, str]) -> ListResult:
         return self._list(
@@ -479,8 +452,13 @@ class Pipelines:
         self, body: object, principal_id: str, retry_token: str | None
     ) -> tuple[Record, bool]:
         request = self.pipeline_run_request(body, principal_id)
-        record, created = self._create(
-            "CreatePipelineRun", PIPELINE_RUNS, retry_token, request.request_hash, request.build
+        record, created = create_record(
+            self._store,
+            "CreatePipelineRun",
+            PIPELINE_RUNS,
+            retry_token,
+            request.request_hash,
+            request.build,
         )
         if created:
             self._orchestrator.wake()
@@ -625,7 +603,7 @@ class Pipelines:
         return overrides
 
     def get_pipeline_run(self, run_id: str) -> Record:
-        return self._get(PIPELINE_RUNS, run_id, PIPELINE_RUN)
+        return get_record(self._store, PIPELINE_RUNS, run_id, PIPELINE_RUN)
 
     def list_pipeline_runs(self, query: Mapping[str, str]) -> ListResult:
         return self._list(
