@@ -171,6 +171,17 @@ def oci_cli(service: EmbeddedService, *arguments: str) -> Any:
 # --------------------------------------------------------------------------- a DAG that succeeds
 
 
+def wait_for_free_slots(client: Any, compartment_id: str, timeout: float = 120) -> None:
+    """Until no job run of the compartment is ACCEPTED or IN_PROGRESS."""
+    deadline = time.monotonic() + timeout
+    while any(
+        client.list_job_runs(compartment_id=compartment_id, lifecycle_state=state).data
+        for state in ("ACCEPTED", "IN_PROGRESS")
+    ):
+        assert time.monotonic() < deadline, "earlier runs still hold the service's slots"
+        time.sleep(0.2)
+
+
 def test_fan_out_runs_in_dependency_order_with_each_step_a_real_job_run(
     service: EmbeddedService, client: Any, project_id: str, compartment_id: str, step_job: str
 ) -> None:
@@ -183,6 +194,9 @@ def test_fan_out_runs_in_dependency_order_with_each_step_a_real_job_run(
     pipeline = create_pipeline(client, project_id, compartment_id, steps)
     assert pipeline.id.startswith("ocid1.datasciencepipeline.oc1.iad.")
     assert pipeline.lifecycle_state == "ACTIVE"
+    # b and c must be able to run side by side: wait until runs that earlier tests left going
+    # in this session's service no longer hold its concurrency slots.
+    wait_for_free_slots(client, compartment_id)
     token = uuid.uuid4().hex
     run = run_pipeline(
         client, compartment_id, pipeline.id, {"b": {"GREETING": "override"}}, token=token
