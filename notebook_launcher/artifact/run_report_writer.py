@@ -111,7 +111,7 @@ def json_size(value: Any) -> int:
 
 
 def load_redaction(path: Path) -> ModuleType | None:
-    """The launcher's redaction module (`notebook_launcher/function/redaction.py`, shipped in
+    """The launcher's redaction module (`notebook_launcher/artifact/redaction.py`, shipped in
     the artifact as REDACTION_FILE), or None if it cannot be loaded."""
     try:
         spec = importlib.util.spec_from_file_location("notebook_launcher_redaction", path)

@@ -13,9 +13,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from notebook_launcher.artifact.run_report_writer import PARAMETERS_ENV
 from notebook_launcher.function.report_artifact import CODE_DIGEST as REPORT_WRITER_DIGEST
 from notebook_launcher.function.request import (
-    PARAMETERS_ENV,
     RUN_TAG,
     LaunchRequest,
     encode_parameters,

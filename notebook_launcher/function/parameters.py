@@ -15,10 +15,10 @@ import inspect
 import json
 from typing import Any
 
-from notebook_launcher.function import redaction
+from notebook_launcher.artifact import redaction
+from notebook_launcher.artifact.redaction import looks_secret
+from notebook_launcher.artifact.run_report_writer import PARAMETERS_ENV
 from notebook_launcher.function.errors import InvalidNotebookError
-from notebook_launcher.function.redaction import looks_secret
-from notebook_launcher.function.request import PARAMETERS_ENV
 
 __all__ = ["INJECTED_TAG", "PARAMETERS_TAG", "injected_cell", "looks_secret", "prepare_notebook"]
 
@@ -32,7 +32,7 @@ _REDACTION_SOURCE = inspect.getsource(redaction)
 _CELL_TEMPLATE = """\
 # Parameters for this run, injected by notebook-launcher. Each job run passes its values
 # as JSON in the {env} environment variable; they override the defaults above.
-# Printed values are redacted by name at any depth (notebook_launcher.function.redaction).
+# Printed values are redacted by name at any depth (notebook_launcher.artifact.redaction).
 import builtins as _nl_b, json as _nl_json, os as _nl_os, sys as _nl_sys
 _nl_values = _nl_json.loads(_nl_os.environ.get("{env}") or "{{}}")
 _nl_globals = _nl_b.globals()

@@ -3,7 +3,7 @@
 ADS builds the artifact (its `driver_notebook.py`, `driver_utils.py`, `code/<notebook>`);
 this module adds `notebook_launcher_run.py` (the source of
 `notebook_launcher.artifact.run_report_writer`, verbatim) and the launcher's redaction module
-(`function/redaction.py`, as `notebook_launcher_redaction.py`), and points
+(`artifact/redaction.py`, as `notebook_launcher_redaction.py`), and points
 the job's `JOB_RUN_ENTRYPOINT` at it, so every run, on OCI or on the local service, runs
 ADS's driver and then writes its report with the same code. `CODE_DIGEST` enters the job
 digest: a change to the writer or to the redaction rules makes new jobs (one re-creation per
@@ -18,8 +18,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from notebook_launcher.artifact import redaction
 from notebook_launcher.artifact import run_report_writer as writer
-from notebook_launcher.function import redaction
 
 ENTRYPOINT_ENV = writer.ENTRYPOINT_ENV
 WRITER_SOURCE = Path(writer.__file__).read_bytes()

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from notebook_launcher.artifact.run_report_writer import PARAMETERS_ENV
 from notebook_launcher.function.errors import FieldProblem, InvalidRequestError
 from notebook_launcher.function.notebook_source import is_source, notebook_path_problem
 from notebook_launcher.function.oci_names import OCI_URI_RE, SHAPE_RE, is_conda_env, ocid_problem
@@ -45,7 +46,6 @@ RETRY_TOKEN_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 MAX_EXCLUDE_TAGS = 1_000  # beyond the environment budget anyway; refused before it is counted
 
 # Environment variables the launcher and ADS's notebook driver own.
-PARAMETERS_ENV = "NOTEBOOK_PARAMETERS"
 EXCLUDE_TAGS_ENV = "NOTEBOOK_EXCLUDE_TAGS"  # ADS's driver reads excludeTags from it (JSON)
 RESERVED_ENV = frozenset(
     {

@@ -37,7 +37,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from notebook_launcher.function.request import PARAMETERS_ENV
+from notebook_launcher.artifact.run_report_writer import PARAMETERS_ENV
 from notebook_launcher.localservice import lifecycle, validation
 from notebook_launcher.localservice.errors import NotFoundError, ServiceError
 from notebook_launcher.localservice.ui import sources

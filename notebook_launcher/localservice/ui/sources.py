@@ -18,14 +18,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from notebook_launcher.artifact.redaction import looks_secret
 from notebook_launcher.artifact.run_report_writer import (
+    PARAMETERS_ENV,
     REPORT_FILE,
     REPORT_SCHEMA,
     REPORT_SCHEMA_VERSION,
 )
-from notebook_launcher.function.oci_names import OCI_URI_RE
-from notebook_launcher.function.parameters import looks_secret
-from notebook_launcher.function.request import PARAMETERS_ENV
 from notebook_launcher.localservice import lifecycle
 from notebook_launcher.localservice.datascience.models import DataScience
 from notebook_launcher.localservice.errors import NotFoundError, ServiceError
@@ -40,6 +39,7 @@ from notebook_launcher.localservice.store import (
     Record,
     Store,
 )
+from notebook_launcher.oci_facts.object_uri import OCI_URI_RE
 from notebook_launcher.oci_facts.states import PipelineRunState, PipelineState, ScheduleState
 
 PAGE_SIZE = 25

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from notebook_launcher.artifact.redaction import REDACTED, redact
 from notebook_launcher.function.parameters import INJECTED_TAG, looks_secret, prepare_notebook
-from notebook_launcher.function.redaction import REDACTED, redact
 
 
 def notebook(*cells: dict[str, Any], minor: int = 5) -> dict[str, Any]:

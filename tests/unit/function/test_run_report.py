@@ -15,8 +15,9 @@ import jsonschema
 import nbformat
 import pytest
 
+from notebook_launcher.artifact import redaction
 from notebook_launcher.artifact import run_report_writer as writer
-from notebook_launcher.function import parameters, redaction, report_artifact
+from notebook_launcher.function import parameters, report_artifact
 from notebook_launcher.function.datascience_port import Job
 from notebook_launcher.function.run_report import _Unavailable, output_folder, served_fields
 
