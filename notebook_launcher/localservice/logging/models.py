@@ -4,7 +4,8 @@ Search (20190909) over the job runs' output.
 A job run whose job (or run) enables logging with a log group gets `logDetails` as OCI sets
 them: the log it names, or (enableAutoLogCreation) a log created for the run in that group.
 The run's stdout and stderr (`<data-dir>/logs/<run id>.log`) are that log's entries: each
-line is ingested, with the time it was first seen and an id of its own, when a search
+line is ingested, with a time inside the window it was written in (after the run was
+accepted and the lines before it, by the file's last change) and an id of its own, when a search
 reads the log, much as OCI ingests log lines shortly after they are written.
 
 Records live in `logging.db`; create operations finish at once and answer a work request
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sqlite3
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,7 @@ LOG = "log"
 WORK_REQUEST = "logworkrequest"
 ENTRY_TYPE = "com.oraclecloud.datascience.jobrun.stdout"  # local choice (not documented)
 MAX_SEARCH_LIMIT = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS log_groups (id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
@@ -57,11 +60,15 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS work_requests (id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS sources (log_id TEXT NOT NULL, run_id TEXT NOT NULL,
         compartment_id TEXT NOT NULL, PRIMARY KEY (log_id, run_id))""",
-    """CREATE TABLE IF NOT EXISTS ingested (run_id TEXT PRIMARY KEY, offset INTEGER NOT NULL,
-        count INTEGER NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS entries (run_id TEXT NOT NULL, seq INTEGER NOT NULL,
-        time_ms INTEGER NOT NULL, id TEXT NOT NULL, message TEXT NOT NULL,
+    # Entries are timed in microseconds (`lines`, `line_offsets`; the former `entries` and
+    # `ingested`, in milliseconds, are left unread: their runs are taken afresh).
+    """CREATE TABLE IF NOT EXISTS line_offsets (run_id TEXT PRIMARY KEY,
+        offset INTEGER NOT NULL, count INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS lines (run_id TEXT NOT NULL, seq INTEGER NOT NULL,
+        time_us INTEGER NOT NULL, id TEXT NOT NULL, message TEXT NOT NULL,
         PRIMARY KEY (run_id, seq))""",
+    # When the run was attached (its timeAccepted or later): no line of it is older.
+    "CREATE TABLE IF NOT EXISTS run_floors (run_id TEXT PRIMARY KEY, time_us INTEGER NOT NULL)",
 )
 
 _SEARCH_RE = re.compile(r'\s*search\s+"(?P<stream>[^"]+)"(?P<rest>.*)', re.IGNORECASE | re.DOTALL)
@@ -128,8 +135,8 @@ def _source_matches(pattern: str, value: str) -> bool:
     return re.fullmatch(regex, value, re.DOTALL) is not None
 
 
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
+def _us(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 def _now() -> datetime:
@@ -369,6 +376,10 @@ class Logs:
                 "INSERT OR IGNORE INTO sources (log_id, run_id, compartment_id) VALUES (?, ?, ?)",
                 (log_id, run_id, compartment),
             )
+            conn.execute(
+                "INSERT OR IGNORE INTO run_floors (run_id, time_us) VALUES (?, ?)",
+                (run_id, _us(_now())),
+            )
         return {"logGroupId": group_id, "logId": log_id}
 
     def _adopt_log(self, conn: sqlite3.Connection, group: Mapping[str, Any], log_id: str) -> None:
@@ -399,12 +410,12 @@ class Logs:
         """(entries, whether more follow) matching the query within [start, end)."""
         query = parse_query(query_text)
         found: list[tuple[int, int, dict[str, Any]]] = []
-        start_ms, end_ms = _ms(time_start), _ms(time_end)
+        start_us, end_us = _us(time_start), _us(time_end)
         with self._tx() as conn:
             runs = self._runs_of(conn, query)
             for run_id, *_ in runs:
                 self._ingest(conn, run_id)
-            found = self._matching(conn, query, runs, start_ms, end_ms)
+            found = self._matching(conn, query, runs, start_us, end_us)
         found.sort(key=lambda item: (item[0], item[1]), reverse=query.descending)
         page = [entry for _, _, entry in found[offset : offset + limit]]
         return page, len(found) > offset + limit
@@ -414,22 +425,22 @@ class Logs:
         conn: sqlite3.Connection,
         query: Query,
         runs: list[tuple[str, str, str, str]],
-        start_ms: int,
-        end_ms: int,
+        start_us: int,
+        end_us: int,
     ) -> list[tuple[int, int, dict[str, Any]]]:
         found: list[tuple[int, int, dict[str, Any]]] = []
         for run_id, log_id, group_id, compartment in runs:
             if query.sources and not all(_source_matches(s, run_id) for s in query.sources):
                 continue
             rows = conn.execute(
-                "SELECT seq, time_ms, id, message FROM entries"
-                " WHERE run_id = ? AND time_ms >= ? AND time_ms < ? ORDER BY seq",
-                (run_id, start_ms, end_ms),
+                "SELECT seq, time_us, id, message FROM lines"
+                " WHERE run_id = ? AND time_us >= ? AND time_us < ? ORDER BY seq",
+                (run_id, start_us, end_us),
             ).fetchall()
-            for seq, time_ms, entry_id, message in rows:
+            for seq, time_us, entry_id, message in rows:
                 found.append(
                     (
-                        time_ms,
+                        time_us,
                         seq,
                         _entry(
                             run_id,
@@ -437,7 +448,7 @@ class Logs:
                             group_id,
                             compartment,
                             self._tenancy,
-                            time_ms,
+                            time_us,
                             entry_id,
                             message,
                         ),
@@ -467,45 +478,61 @@ class Logs:
         """Take the complete lines the run wrote since the last look as new entries."""
         path = self._run_logs / f"{run_id}.log"
         row = conn.execute(
-            "SELECT offset, count FROM ingested WHERE run_id = ?", (run_id,)
+            "SELECT offset, count FROM line_offsets WHERE run_id = ?", (run_id,)
         ).fetchone()
         offset, count = (0, 0) if row is None else row
         try:
-            # Lines seen now were written by the file's last change at the latest.
-            written = min(_ms(_now()), int(path.stat().st_mtime * 1000))
             with open(path, "rb") as file:
                 file.seek(offset)
                 chunk = file.read()
+                # Read after the lines: they were written by the file's last change.
+                written = min(_us(_now()), os.fstat(file.fileno()).st_mtime_ns // 1000)
         except FileNotFoundError:
             return
         end = chunk.rfind(b"\n") + 1
         if not end:
             return
         lines = chunk[:end].split(b"\n")[:-1]
-        # One millisecond apart, in order, after the entries taken before: like OCI's, each
-        # entry has a time of its own, so sorting by datetime keeps the run's order.
-        last = conn.execute(
-            "SELECT MAX(time_ms) FROM entries WHERE run_id = ?", (run_id,)
-        ).fetchone()[0]
-        first = written - len(lines) + 1
-        if last is not None:
-            first = max(first, last + 1)
+        first, step = self._batch_times(conn, run_id, written, len(lines))
         for index, line in enumerate(lines):
             conn.execute(
-                "INSERT INTO entries (run_id, seq, time_ms, id, message) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO lines (run_id, seq, time_us, id, message) VALUES (?, ?, ?, ?, ?)",
                 (
                     run_id,
                     count,
-                    first + index,
+                    first + index * step,
                     str(uuid.uuid4()),
                     line.decode("utf-8", "replace").rstrip("\r"),
                 ),
             )
             count += 1
         conn.execute(
-            "INSERT OR REPLACE INTO ingested (run_id, offset, count) VALUES (?, ?, ?)",
+            "INSERT OR REPLACE INTO line_offsets (run_id, offset, count) VALUES (?, ?, ?)",
             (run_id, offset + end, count),
         )
+
+    @staticmethod
+    def _batch_times(
+        conn: sqlite3.Connection, run_id: str, written: int, count: int
+    ) -> tuple[int, int]:
+        """(first time, microseconds between lines) for `count` new lines.
+
+        The lines were written after the entries taken before (or, for the first batch,
+        after the run was attached, i.e. accepted) and by the file's last change: each gets
+        a time in that window, in order, never earlier than the run or an earlier line.
+        Spread over the window as evenly as it allows (ADS pages by time and can read at
+        most 1,000 entries of one millisecond, then sorts by `time`), never after `written`.
+        """
+        last = conn.execute(
+            "SELECT MAX(time_us) FROM lines WHERE run_id = ?", (run_id,)
+        ).fetchone()[0]
+        floor_row = conn.execute(
+            "SELECT time_us FROM run_floors WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        floor = max(last if last is not None else 0, floor_row[0] if floor_row is not None else 0)
+        if floor == 0 or floor > written:  # no record of the run's start, or a coarse mtime
+            return max(written, floor), 0
+        return floor, (written - floor) // max(count - 1, 1)
 
 
 def _entry(
@@ -514,14 +541,19 @@ def _entry(
     group_id: str,
     compartment: str,
     tenancy: str,
-    time_ms: int,
+    time_us: int,
     entry_id: str,
     message: str,
 ) -> dict[str, Any]:
     """A search result's `data`, in OCI's log format (CloudEvents 1.0 plus `oracle`)."""
-    when = format_time(datetime.fromtimestamp(time_ms / 1000, UTC))
+    moment = datetime.fromtimestamp(time_us // 1_000_000, UTC).replace(
+        microsecond=time_us % 1_000_000
+    )
+    # `time` to the microsecond (RFC 3339 allows it): lines of one millisecond keep their
+    # order when a reader sorts by it, as ADS's tail does.
+    when = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return {
-        "datetime": time_ms,
+        "datetime": time_us // 1000,
         "logContent": {
             "data": {"message": message},
             "id": entry_id,

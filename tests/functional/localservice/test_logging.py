@@ -201,3 +201,62 @@ def test_runs_with_the_same_name_get_a_log_each(
     assert len(logs) == 2 and first.log_details.log_id not in logs
     for run in runs:
         assert wait_for_run(client, run.id).lifecycle_state == "SUCCEEDED"
+
+
+BURST_LINES = 2000
+# Block-buffered: the whole burst reaches the log file in a few writes of the same moment.
+BURST_SCRIPT = (
+    f"import sys\nsys.stdout.write(''.join(f'burst {{i}}\\n' for i in range({BURST_LINES})))\n"
+)
+
+
+def test_ads_run_logs_return_every_line_of_a_burst_dated_after_the_run_was_accepted(
+    local_service: EmbeddedService, project_id: str, tmp_path: Path
+) -> None:
+    """A run that prints 2,000 lines at once: ADS's run.logs() (a search from timeAccepted,
+    paged by time, at most 1,000 entries per millisecond) returns all of them, in order,
+    with times never before the run was accepted."""
+    client = local_service.datascience_client()
+    details = job_details(project_id, local_service.tenancy_id)
+    details.job_log_configuration_details = MODELS.JobLogConfigurationDetails(
+        enable_logging=True,
+        enable_auto_log_creation=True,
+        log_group_id=create_log_group(local_service),
+    )
+    job = client.create_job(details).data
+    client.create_job_artifact(
+        job.id, script_artifact(BURST_SCRIPT), content_disposition="attachment; filename=job.zip"
+    )
+    run = wait_for_run(client, start_run(client, project_id, local_service.tenancy_id, job.id).id)
+    assert run.lifecycle_state == "SUCCEEDED"
+    script = textwrap.dedent(
+        f"""
+        import json
+        import ads
+        from ads.jobs import DataScienceJobRun
+        ads.set_auth("api_key", oci_config_location={str(local_service.config_file)!r})
+        run = DataScienceJobRun.from_ocid({run.id!r})
+        entries = [e for e in run.logs() if e["message"].startswith("burst ")]
+        print("ENTRIES=" + json.dumps([[e["message"], str(e["time"])] for e in entries]))
+        """
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(local_service.data_dir / "runtime" / "python"), os.getcwd()]
+        ),
+        "NOTEBOOK_LAUNCHER_LOCAL_OCI_ENDPOINT": local_service.endpoint,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=240
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(x for x in result.stdout.splitlines() if x.startswith("ENTRIES="))
+    entries = json.loads(line[len("ENTRIES=") :])
+    assert [message for message, _ in entries] == [f"burst {i}" for i in range(BURST_LINES)]
+    times = [dt.datetime.fromisoformat(when) for _, when in entries]
+    assert times == sorted(times)
+    accepted = run.time_accepted.replace(microsecond=run.time_accepted.microsecond // 1000 * 1000)
+    assert min(times) >= accepted.replace(tzinfo=times[0].tzinfo or accepted.tzinfo)
+    finished = run.time_finished
+    assert max(times) <= finished.replace(tzinfo=times[0].tzinfo or finished.tzinfo)
