@@ -721,7 +721,7 @@ class DataScience:
                 doc["jobConfigurationOverrideDetails"] = override
             if log_override is not None:
                 doc["jobLogConfigurationOverrideDetails"] = log_override
-            log_details = self._log_details(
+            log_details = self.run_log_details(
                 run_id, compartment, name, job.doc.get("jobLogConfigurationDetails"), log_override
             )
             if log_details is not None:
@@ -730,7 +730,7 @@ class DataScience:
 
         return JobRunRequest(details, body_hash(details), build)
 
-    def _log_details(
+    def run_log_details(
         self,
         run_id: str,
         compartment: str,

@@ -76,6 +76,7 @@ _SORT_RE = re.compile(r"sort\s+by\s+datetime(?:\s+(?P<order>asc|desc))?", re.IGN
 _WHERE_RE = re.compile(r"where\s+(?P<terms>.+)", re.IGNORECASE | re.DOTALL)
 _TERM_RE = re.compile(r"\(?\s*source\s*=\s*'(?P<value>[^']*)'\s*\)?", re.IGNORECASE)
 _AND_RE = re.compile(r"\s+and\s+", re.IGNORECASE)
+_OR_RE = re.compile(r"\s+or\s+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Query:
     log: str | None
     sources: tuple[str, ...]
     descending: bool
+    any_source: bool = False  # terms joined by `or` (ADS's pipeline runs), else by `and`
 
 
 def parse_query(text: str) -> Query:
@@ -101,16 +103,20 @@ def parse_query(text: str) -> Query:
         )
     sources: list[str] = []
     descending = False
+    any_source = False
     for clause in [c.strip() for c in match.group("rest").split("|")][1:]:
         if sort := _SORT_RE.fullmatch(clause):
             descending = (sort.group("order") or "asc").lower() == "desc"
         elif where := _WHERE_RE.fullmatch(clause):
-            for term in _AND_RE.split(where.group("terms").strip()):
+            terms = where.group("terms").strip()
+            ored = _OR_RE.split(terms)
+            any_source = len(ored) > 1
+            for term in ored if any_source else _AND_RE.split(terms):
                 found = _TERM_RE.fullmatch(term.strip())
                 if found is None:
                     raise InvalidParameterError(
                         f"searchQuery term {term.strip()!r} is not supported by the local"
-                        " service (only source = '<value>' terms joined by and)."
+                        " service (only source = '<value>' terms joined by and, or all by or)."
                     )
                 sources.append(found.group("value"))
         else:
@@ -126,6 +132,16 @@ def parse_query(text: str) -> Query:
         log=stream[2] if len(stream) > 2 and stream[2] else None,
         sources=tuple(sources),
         descending=descending,
+        any_source=any_source,
+    )
+
+
+def _log_matches(log: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
+    source = ((log.get("configuration") or {}).get("source")) or {}
+    return (
+        filters.get("logType") in (None, log.get("logType"))
+        and filters.get("sourceService") in (None, source.get("service"))
+        and filters.get("sourceResource") in (None, source.get("resource"))
     )
 
 
@@ -313,12 +329,20 @@ class Logs:
             raise NotFoundError()
         return doc
 
-    def list_logs(self, group_id: str, name: str | None) -> list[dict[str, Any]]:
+    def list_logs(
+        self, group_id: str, name: str | None, filters: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """ListLogs; `filters` are its logType, sourceService and sourceResource."""
         with self._tx() as conn:
             if self._get(conn, "log_groups", group_id) is None:
                 raise NotFoundError()
             logs = self._logs(conn, group_id)
-        return [log for log in logs if name is None or log["displayName"] == name]
+        wanted = dict(filters or {})
+        return [
+            log
+            for log in logs
+            if (name is None or log["displayName"] == name) and _log_matches(log, wanted)
+        ]
 
     def get_work_request(self, request_id: str) -> dict[str, Any]:
         with self._tx() as conn:
@@ -430,7 +454,8 @@ class Logs:
     ) -> list[tuple[int, int, dict[str, Any]]]:
         found: list[tuple[int, int, dict[str, Any]]] = []
         for run_id, log_id, group_id, compartment in runs:
-            if query.sources and not all(_source_matches(s, run_id) for s in query.sources):
+            combine = any if query.any_source else all
+            if query.sources and not combine(_source_matches(s, run_id) for s in query.sources):
                 continue
             rows = conn.execute(
                 "SELECT seq, time_us, id, message FROM lines"

@@ -83,7 +83,12 @@ async def get_log(logs: Logs, request: Request) -> Response:
 async def list_logs(logs: Logs, request: Request) -> Response:
     params = query(request)
     return _page(
-        logs.list_logs(request.path_params["logGroupId"], params.get("displayName")), request
+        logs.list_logs(
+            request.path_params["logGroupId"],
+            params.get("displayName"),
+            {k: params[k] for k in ("logType", "sourceService", "sourceResource") if k in params},
+        ),
+        request,
     )
 
 

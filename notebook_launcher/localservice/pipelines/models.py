@@ -561,6 +561,17 @@ class Pipelines:
                 validation.job_configuration(
                     job_run["jobConfigurationOverrideDetails"], f"step {step['stepName']}"
                 )
+            # As OCI: the pipeline's log configuration (or the run's override) gives the run
+            # a log, which its steps' job runs write to (PipelineRunLogDetails).
+            log_details = self._datascience.run_log_details(
+                str(doc["id"]),
+                compartment,
+                name,
+                pipeline.doc.get("logConfigurationDetails"),
+                optional.get("logConfigurationOverrideDetails"),
+            )
+            if log_details is not None:
+                doc["logDetails"] = log_details
             return doc
 
         return PipelineRunRequest(details, body_hash(details), build)

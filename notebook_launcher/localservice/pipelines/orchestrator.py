@@ -271,7 +271,7 @@ def step_job_run_details(
         "PIPELINE_RUN_COMPARTMENT_OCID": str(run["compartmentId"]),
         "PIPELINE_STEP_NAME": step_name,
     }
-    return {
+    details: Document = {
         "projectId": run["projectId"],
         "compartmentId": run["compartmentId"],
         "jobId": detail["jobId"],
@@ -279,6 +279,15 @@ def step_job_run_details(
         "jobConfigurationOverrideDetails": {"jobType": "DEFAULT", **configuration},
         "freeformTags": {},
     }
+    log = run.get("logDetails")
+    if log:  # the step's job run writes to the pipeline run's log
+        details["jobLogConfigurationOverrideDetails"] = {
+            "enableLogging": True,
+            "enableAutoLogCreation": False,
+            "logGroupId": log["logGroupId"],
+            "logId": log["logId"],
+        }
+    return details
 
 
 def step_retry_token(run_id: str, step_name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from notebook_launcher.localservice.datascience.models import DataScience
+from notebook_launcher.localservice.logging import models as logging_models
 from notebook_launcher.localservice.pipelines import responses as r
 from notebook_launcher.localservice.pipelines.models import Pipelines
 from notebook_launcher.localservice.pipelines.orchestrator import Orchestrator
@@ -29,7 +30,9 @@ OPERATIONS: tuple[Operation[Pipelines], ...] = (
 def _backend(context: ServiceContext) -> Pipelines:
     """The backend, and the orchestrator that runs pipeline runs: woken by the executor when
     a job run ends, and sweeping on its own (which also settles runs a killed service left)."""
-    datascience = DataScience(context.store, context.layout.artifacts, context.executor)
+    datascience = DataScience(
+        context.store, context.layout.artifacts, context.executor, logging_models.backend(context)
+    )
     orchestrator = Orchestrator(context.store, datascience)
     context.executor.add_finish_listener(orchestrator.wake)
     orchestrator.start()

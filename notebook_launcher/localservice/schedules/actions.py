@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from notebook_launcher.localservice import validation
 from notebook_launcher.localservice.datascience.models import DataScience
 from notebook_launcher.localservice.errors import ServiceError
+from notebook_launcher.localservice.logging import models as logging_models
 from notebook_launcher.localservice.pipelines.models import Pipelines
 from notebook_launcher.localservice.pipelines.orchestrator import Orchestrator
 from notebook_launcher.localservice.rest import ServiceContext
@@ -148,7 +149,9 @@ class CreatePipelineRunAction:
 
 def build_actions(context: ServiceContext) -> dict[str, Action]:
     """The actions this service can perform; the other HTTP action types are refused."""
-    datascience = DataScience(context.store, context.layout.artifacts, context.executor)
+    datascience = DataScience(
+        context.store, context.layout.artifacts, context.executor, logging_models.backend(context)
+    )
     # Not started: the pipelines service's own orchestrator sweeps the store and runs what a
     # fire creates; this one only gives the backend its type.
     pipelines = Pipelines(context.store, datascience, Orchestrator(context.store, datascience))

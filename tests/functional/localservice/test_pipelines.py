@@ -26,6 +26,7 @@ from tests.functional.localservice.conftest import (
     job_details,
     wait_for_log,
 )
+from tests.functional.localservice.test_logging import create_log_group, logging_client
 from tests.functional.localservice.test_notebook_runs import notebook_job, output_folder
 from tests.functional.localservice.test_run_control import gone, pids_in
 
@@ -524,3 +525,51 @@ def test_ads_builds_and_runs_a_pipeline_with_a_notebook_step(
     assert (folder / "result.txt").read_text() == "answer=42\n"
     assert "hello from the notebook" in service.logs(notebook_run)
     assert by_name["after"].time_started >= by_name["notebook"].time_finished
+
+
+def test_ads_pipeline_run_logs_and_watch_read_the_steps_output(
+    service: EmbeddedService,
+    ads_pipeline_auth: Any,
+    client: Any,
+    project_id: str,
+    compartment_id: str,
+    step_job: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A pipeline with a log group: its run gets logDetails (a log made for it), its steps'
+    job runs write to that log, and ADS's PipelineRun.logs() and watch() read them."""
+    from ads.pipeline import Pipeline, PipelineStep
+    from ads.pipeline.ads_pipeline_run import PipelineRun
+
+    group_id = create_log_group(service)
+    pipeline = (
+        Pipeline(f"ads-logs-{uuid.uuid4().hex[:6]}")
+        .with_compartment_id(compartment_id)
+        .with_project_id(project_id)
+        .with_log_group_id(group_id)
+        .with_step_details(
+            [
+                PipelineStep("first").with_job_id(step_job),
+                PipelineStep("second").with_job_id(step_job),
+            ]
+        )
+        .with_dag(["first >> second"])
+        .create()
+    )
+    run = pipeline.run()
+    finished = wait_for_pipeline_run(client, run.id, timeout=180)
+    assert finished.lifecycle_state == "SUCCEEDED", finished.lifecycle_details
+    assert finished.log_details.log_group_id == group_id
+    log_id = finished.log_details.log_id
+    assert log_id in [log.id for log in logging_client(service).list_logs(group_id).data]
+    for step in finished.step_runs:
+        job_run = client.get_job_run(step.job_run_id).data
+        assert (job_run.log_details.log_group_id, job_run.log_details.log_id) == (group_id, log_id)
+
+    loaded = PipelineRun.from_ocid(run.id)
+    assert loaded.logs() is not None  # raised LogNotConfiguredError before
+    capsys.readouterr()
+    loaded.watch(interval=0.2)
+    printed = capsys.readouterr().out
+    for name in ("first", "second"):
+        assert f"step={name} greeting=job run={run.id}" in printed
