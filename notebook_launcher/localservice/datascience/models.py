@@ -23,13 +23,13 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from notebook_launcher.localservice import lifecycle, validation
-from notebook_launcher.localservice.datascience.shapes import JOB_SHAPES
+from notebook_launcher.localservice.datascience.shapes import FAST_LAUNCH_JOB_CONFIGS, JOB_SHAPES
 from notebook_launcher.localservice.errors import (
     ConflictError,
     IncorrectStateError,
@@ -179,6 +179,20 @@ def summary(kind: Kind, doc: Document) -> Document:
 def _check_etag(record: Record, if_match: str | None) -> None:
     if if_match is not None and if_match not in ("*", record.etag):
         raise NoEtagMatchError("The if-match etag does not match the resource's current etag.")
+
+
+def _fixed_page(items: Sequence[Document], query: Mapping[str, str]) -> ListResult:
+    """A page of a fixed list (shapes, fast launch configurations) in a compartment."""
+    if not query.get("compartmentId"):
+        raise MissingParameterError("Missing parameter: compartmentId.")
+    limit = int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
+    start = 0
+    if query.get("page"):
+        start = validation.small_integer(query["page"]) or -1
+        if not 0 < start < len(items):
+            raise InvalidParameterError("page is not a valid page token.")
+    more = start + limit < len(items)
+    return ListResult(list(items[start : start + limit]), str(start + limit) if more else None)
 
 
 def _default_name(prefix: str) -> str:
@@ -784,17 +798,10 @@ class DataScience:
     # ----------------------------------------------------------------- job shapes
 
     def list_job_shapes(self, query: Mapping[str, str]) -> ListResult:
-        if not query.get("compartmentId"):
-            raise MissingParameterError("Missing parameter: compartmentId.")
-        limit = int_query(query, "limit", DEFAULT_PAGE_LIMIT, 1, MAX_PAGE_LIMIT)
-        start = 0
-        if query.get("page"):
-            start = validation.small_integer(query["page"]) or -1
-            if not 0 < start < len(JOB_SHAPES):
-                raise InvalidParameterError("page is not a valid page token.")
-        items = [shape.summary() for shape in JOB_SHAPES[start : start + limit]]
-        more = start + limit < len(JOB_SHAPES)
-        return ListResult(items, str(start + limit) if more else None)
+        return _fixed_page([shape.summary() for shape in JOB_SHAPES], query)
+
+    def list_fast_launch_job_configs(self, query: Mapping[str, str]) -> ListResult:
+        return _fixed_page(list(FAST_LAUNCH_JOB_CONFIGS), query)
 
     # ----------------------------------------------------------------- work requests
 

@@ -177,6 +177,10 @@ async def list_job_shapes(ds: DataScience, request: Request) -> Response:
     return list_response(ds.list_job_shapes(query(request)))
 
 
+async def list_fast_launch_job_configs(ds: DataScience, request: Request) -> Response:
+    return list_response(ds.list_fast_launch_job_configs(query(request)))
+
+
 async def get_work_request(ds: DataScience, request: Request) -> Response:
     return resource_response(ds.get_work_request(request.path_params["workRequestId"]))
 

@@ -5,6 +5,12 @@ common Data Science job shapes, with their largest core count and memory (the Fl
 upper bounds, fixed shapes' size), from OCI's compute shape tables. `shapeSeries` follows the
 SDK's enum (AMD_ROME, INTEL_SKYLAKE, NVIDIA_GPU, GENERIC, LEGACY, ARM); the enum has no
 newer AMD series, so the E4 and E5 Flex shapes are listed as AMD_ROME (a local choice).
+
+ListFastLaunchJobConfigs (FastLaunchJobConfigSummary: name, shapeName, coreCount,
+memoryInGBs, shapeSeries, managedEgressSupport) lists the configurations OCI keeps warm for
+quick starts. Which ones a region offers is not documented; the local list is a few small
+configurations of the shapes above, named `<shape>-<cores>-<GB>` (a local choice). Every
+run starts at once locally, fast launch or not.
 """
 
 from __future__ import annotations
@@ -56,3 +62,22 @@ JOB_SHAPES: tuple[JobShape, ...] = (
 )
 
 BY_NAME = {shape.name: shape for shape in JOB_SHAPES}
+
+
+def _fast_launch(shape: str, cores: int, memory: int, series: str) -> dict[str, object]:
+    return {
+        "name": f"{shape}-{cores}-{memory}",
+        "shapeName": shape,
+        "coreCount": cores,
+        "memoryInGBs": memory,
+        "shapeSeries": series,
+        "managedEgressSupport": "SUPPORTED",
+    }
+
+
+FAST_LAUNCH_JOB_CONFIGS: tuple[dict[str, object], ...] = (
+    _fast_launch("VM.Standard.E4.Flex", 1, 16, "AMD_ROME"),
+    _fast_launch("VM.Standard.E4.Flex", 2, 32, "AMD_ROME"),
+    _fast_launch("VM.Standard2.1", 1, 15, "INTEL_SKYLAKE"),
+    _fast_launch("VM.Standard2.2", 2, 30, "INTEL_SKYLAKE"),
+)

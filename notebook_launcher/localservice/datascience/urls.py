@@ -39,6 +39,12 @@ OPERATIONS: tuple[Operation[DataScience], ...] = (
         "CancelJobRun", "POST", f"{API}/jobRuns/{{jobRunId}}/actions/cancelJobRun", r.cancel_job_run
     ),
     Operation("ListJobShapes", "GET", f"{API}/jobShapes", r.list_job_shapes),
+    Operation(
+        "ListFastLaunchJobConfigs",
+        "GET",
+        f"{API}/fastLaunchJobConfigs",
+        r.list_fast_launch_job_configs,
+    ),
     Operation("ListWorkRequests", "GET", f"{API}/workRequests", r.list_work_requests),
     Operation("GetWorkRequest", "GET", f"{API}/workRequests/{{workRequestId}}", r.get_work_request),
     Operation(

@@ -118,14 +118,14 @@ def _empty(value: object) -> bool:
     return value is None or value == [] or value == {}
 
 
-def _refuse_unsupported(details: Mapping[str, Any], prefix: str, *fields: str) -> None:
+def refuse_unsupported(details: Mapping[str, Any], prefix: str, *fields: str) -> None:
     for name in fields:
         if not _empty(details.get(name)):
             where = f"{prefix}.{name}" if prefix else name
             raise InvalidParameterError(f"{where} is not supported by the local service.")
 
 
-def _check_etag(record: Record, if_match: str | None) -> None:
+def check_etag(record: Record, if_match: str | None) -> None:
     if if_match is not None and if_match not in ("*", record.etag):
         raise NoEtagMatchError("The if-match etag does not match the resource's current etag.")
 
@@ -194,6 +194,11 @@ class Pipelines:
         self._datascience = datascience
         self._orchestrator = orchestrator
 
+    @property
+    def store(self) -> Store:
+        """The store (for the update operations in updates.py)."""
+        return self._store
+
     # ----------------------------------------------------------------- shared helpers
 
     def _list(
@@ -239,7 +244,7 @@ class Pipelines:
         self, body: object, principal_id: str, retry_token: str | None
     ) -> tuple[Record, bool]:
         details = validation.as_object(body)
-        _refuse_unsupported(details, "", "storageMountConfigurationDetailsList", "parameters")
+        refuse_unsupported(details, "", "storageMountConfigurationDetailsList", "parameters")
         project_id = validation.ocid(details, "projectId", PROJECT)
         compartment = validation.compartment(details)
         name = validation.string(details, "displayName") or _default_name("pipeline")
@@ -327,7 +332,7 @@ class Pipelines:
                     f"{where}: stepType {step_type} is not supported by the local service;"
                     " only ML_JOB steps run locally."
                 )
-            _refuse_unsupported(
+            refuse_unsupported(
                 item,
                 where,
                 "stepParameters",
@@ -407,7 +412,7 @@ class Pipelines:
             record = tx.get(PIPELINES, pipeline_id)
             if record is None:
                 raise NotFoundError()
-            _check_etag(record, if_match)
+            check_etag(record, if_match)
             if record.state == PIPELINE_DELETED:
                 raise IncorrectStateError("The pipeline is already DELETED.")
             runs = self._runs_of(tx, pipeline_id)
@@ -480,7 +485,7 @@ class Pipelines:
         """A CreatePipelineRun body, checked (400s naming the field); what it names is
         checked when the request is built inside a transaction."""
         details = validation.as_object(body)
-        _refuse_unsupported(
+        refuse_unsupported(
             details,
             "",
             "parametersOverride",
@@ -594,7 +599,7 @@ class Pipelines:
                     f"stepOverrideDetails: step {step_name} is overridden twice."
                 )
             seen.add(step_name)
-            _refuse_unsupported(
+            refuse_unsupported(
                 item,
                 where,
                 "stepContainerConfigurationDetails",
@@ -646,7 +651,7 @@ class Pipelines:
             record = tx.get(PIPELINE_RUNS, run_id)
             if record is None:
                 raise NotFoundError()
-            _check_etag(record, if_match)
+            check_etag(record, if_match)
             if record.state not in (orch.RUN_ACCEPTED, orch.RUN_IN_PROGRESS):
                 raise IncorrectStateError(
                     f"The pipeline run is {record.state}; only an ACCEPTED or IN_PROGRESS"
@@ -669,7 +674,7 @@ class Pipelines:
             record = tx.get(PIPELINE_RUNS, run_id)
             if record is None:
                 raise NotFoundError()
-            _check_etag(record, if_match)
+            check_etag(record, if_match)
             if record.state not in orch.FINISHED_RUN_STATES:
                 raise IncorrectStateError(
                     f"The pipeline run is {record.state}; only a finished pipeline run can be"

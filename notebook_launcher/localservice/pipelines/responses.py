@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from notebook_launcher.localservice.datascience.responses import list_response
 from notebook_launcher.localservice.errors import InvalidParameterError
+from notebook_launcher.localservice.pipelines import updates
 from notebook_launcher.localservice.pipelines.models import Pipelines
 from notebook_launcher.localservice.rest import (
     json_body,
@@ -42,6 +43,15 @@ async def list_pipelines(p: Pipelines, request: Request) -> Response:
     return list_response(p.list_pipelines(query(request)))
 
 
+async def update_pipeline(p: Pipelines, request: Request) -> Response:
+    pipeline_id = request.path_params["pipelineId"]
+    p.get_pipeline(pipeline_id)  # 404 for what is not a pipeline's OCID
+    body = await json_body(request)
+    return resource_response(
+        updates.update_pipeline(p.store, pipeline_id, body, request.headers.get("if-match"))
+    )
+
+
 async def delete_pipeline(p: Pipelines, request: Request) -> Response:
     work_request = p.delete_pipeline(
         request.path_params["pipelineId"],
@@ -68,6 +78,15 @@ async def get_pipeline_run(p: Pipelines, request: Request) -> Response:
 
 async def list_pipeline_runs(p: Pipelines, request: Request) -> Response:
     return list_response(p.list_pipeline_runs(query(request)))
+
+
+async def update_pipeline_run(p: Pipelines, request: Request) -> Response:
+    run_id = request.path_params["pipelineRunId"]
+    p.get_pipeline_run(run_id)  # 404 for what is not a pipeline run's OCID
+    body = await json_body(request)
+    return resource_response(
+        updates.update_pipeline_run(p.store, run_id, body, request.headers.get("if-match"))
+    )
 
 
 async def cancel_pipeline_run(p: Pipelines, request: Request) -> Response:

@@ -16,10 +16,12 @@ OPERATIONS: tuple[Operation[Pipelines], ...] = (
     Operation("CreatePipeline", "POST", f"{API}/pipelines", r.create_pipeline),
     Operation("ListPipelines", "GET", f"{API}/pipelines", r.list_pipelines),
     Operation("GetPipeline", "GET", f"{API}/pipelines/{{pipelineId}}", r.get_pipeline),
+    Operation("UpdatePipeline", "PUT", f"{API}/pipelines/{{pipelineId}}", r.update_pipeline),
     Operation("DeletePipeline", "DELETE", f"{API}/pipelines/{{pipelineId}}", r.delete_pipeline),
     Operation("CreatePipelineRun", "POST", f"{API}/pipelineRuns", r.create_pipeline_run),
     Operation("ListPipelineRuns", "GET", f"{API}/pipelineRuns", r.list_pipeline_runs),
     Operation("GetPipelineRun", "GET", RUN, r.get_pipeline_run),
+    Operation("UpdatePipelineRun", "PUT", RUN, r.update_pipeline_run),
     Operation("DeletePipelineRun", "DELETE", RUN, r.delete_pipeline_run),
     Operation(
         "CancelPipelineRun", "POST", f"{RUN}/actions/cancelPipelineRun", r.cancel_pipeline_run

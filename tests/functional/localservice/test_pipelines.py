@@ -573,3 +573,87 @@ def test_ads_pipeline_run_logs_and_watch_read_the_steps_output(
     printed = capsys.readouterr().out
     for name in ("first", "second"):
         assert f"step={name} greeting=job run={run.id}" in printed
+
+
+# --------------------------------------------------------------------------- updates
+
+
+def test_update_pipeline_and_pipeline_run_through_the_sdk(
+    client: Any, project_id: str, compartment_id: str, step_job: str
+) -> None:
+    """UpdatePipeline changes what it names (a step's configuration among it) and keeps the
+    rest; UpdatePipelineRun its name and tags; if-match and unknown steps are refused."""
+    pipeline = create_pipeline(
+        client,
+        project_id,
+        compartment_id,
+        [ml_job_step("a", step_job), ml_job_step("b", step_job, ["a"])],
+        description="before",
+    )
+    etag = client.get_pipeline(pipeline.id).headers["etag"]
+    updated = client.update_pipeline(
+        pipeline.id,
+        MODELS.UpdatePipelineDetails(
+            display_name="renamed",
+            freeform_tags={"team": "ml"},
+            step_details=[
+                MODELS.PipelineMLJobStepUpdateDetails(
+                    step_name="b",
+                    step_configuration_details=MODELS.PipelineStepConfigurationDetails(
+                        environment_variables={"GREETING": "updated"}
+                    ),
+                )
+            ],
+        ),
+        if_match=etag,
+    ).data
+    assert (updated.display_name, updated.description) == ("renamed", "before")
+    assert updated.freeform_tags == {"team": "ml"}
+    steps = {step.step_name: step for step in client.get_pipeline(pipeline.id).data.step_details}
+    assert steps["b"].step_configuration_details.environment_variables == {"GREETING": "updated"}
+    assert steps["b"].depends_on == ["a"] and steps["b"].job_id == step_job
+    assert steps["a"].step_configuration_details is None
+    with pytest.raises(oci.exceptions.ServiceError) as stale:
+        client.update_pipeline(
+            pipeline.id, MODELS.UpdatePipelineDetails(display_name="x"), if_match=etag
+        )
+    assert stale.value.status == 412
+    with pytest.raises(oci.exceptions.ServiceError) as unknown:
+        client.update_pipeline(
+            pipeline.id,
+            MODELS.UpdatePipelineDetails(
+                step_details=[MODELS.PipelineMLJobStepUpdateDetails(step_name="nope")]
+            ),
+        )
+    assert unknown.value.status == 400 and "nope" in unknown.value.message
+    assert client.get_pipeline(pipeline.id).data.display_name == "renamed"
+
+    run = run_pipeline(client, compartment_id, pipeline.id)
+    renamed = client.update_pipeline_run(
+        run.id,
+        MODELS.UpdatePipelineRunDetails(display_name="run-renamed", freeform_tags={"k": "v"}),
+    ).data
+    assert (renamed.display_name, renamed.freeform_tags) == ("run-renamed", {"k": "v"})
+    finished = wait_for_pipeline_run(client, run.id, timeout=180)
+    assert finished.lifecycle_state == "SUCCEEDED"
+    assert finished.display_name == "run-renamed"
+    with pytest.raises(oci.exceptions.ServiceError) as missing:
+        client.update_pipeline_run(
+            run.id.replace(run.id[-6:], "aaaaaa"),
+            MODELS.UpdatePipelineRunDetails(display_name="x"),
+        )
+    assert missing.value.status == 404
+
+
+def test_list_fast_launch_job_configs_through_the_sdk(client: Any, compartment_id: str) -> None:
+    configs = oci.pagination.list_call_get_all_results(
+        client.list_fast_launch_job_configs, compartment_id, limit=1
+    ).data
+    assert configs and len({c.name for c in configs}) == len(configs)
+    for config in configs:
+        assert isinstance(config, MODELS.FastLaunchJobConfigSummary)
+        assert config.shape_name and config.core_count > 0 and config.memory_in_gbs > 0
+        assert config.shape_series != "UNKNOWN_ENUM_VALUE"
+        assert config.managed_egress_support != "UNKNOWN_ENUM_VALUE"
+    shapes = {s.name for s in client.list_job_shapes(compartment_id).data}
+    assert {c.shape_name for c in configs} <= shapes
