@@ -4,17 +4,16 @@ Search (20190909) over the job runs' output.
 A job run whose job (or run) enables logging with a log group gets `logDetails` as OCI sets
 them: the log it names, or (enableAutoLogCreation) a log created for the run in that group.
 The run's stdout and stderr (`<data-dir>/logs/<run id>.log`) are that log's entries: each
-line is ingested, with a time inside the window it was written in (after the run was
-accepted and the lines before it, by the file's last change) and an id of its own, when a search
-reads the log, much as OCI ingests log lines shortly after they are written.
+line is ingested, with an id of its own and a time inside the window it was written in
+(after the run was accepted and the lines before it, by the file's last change), when a
+search reads the log, much as OCI ingests log lines shortly after they are written.
 
 Records live in `logging.db`; create operations finish at once and answer a work request
 (SUCCEEDED, its first resource the new OCID, which ADS reads). Local choices: a log group
 named by a job but unknown here is adopted (created under that OCID in the job's
 compartment) so jobs configured for a tenancy's log group run locally; SearchLogs
-understands the query forms ADS and the oci CLI send (`search "<compartment>/<log group>
-/<log>"`, `where source = '<value>'` terms joined by `and`, `sort by datetime asc|desc`)
-and refuses others with a 400 that says so.
+understands the query forms ADS and the oci CLI send (query.py) and refuses others with a
+400 that says so.
 """
 
 from __future__ import annotations
@@ -22,11 +21,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sqlite3
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +36,12 @@ from notebook_launcher.localservice.errors import (
 )
 from notebook_launcher.localservice.identity.provisioning import ensure_identity
 from notebook_launcher.localservice.ids import format_time, is_compartment_ocid, is_ocid, new_ocid
+from notebook_launcher.localservice.logging.query import (
+    Query,
+    log_matches,
+    parse_query,
+    source_matches,
+)
 from notebook_launcher.localservice.side_database import SideDatabase
 
 if TYPE_CHECKING:
@@ -70,85 +73,6 @@ _SCHEMA = (
     # When the run was attached (its timeAccepted or later): no line of it is older.
     "CREATE TABLE IF NOT EXISTS run_floors (run_id TEXT PRIMARY KEY, time_us INTEGER NOT NULL)",
 )
-
-_SEARCH_RE = re.compile(r'\s*search\s+"(?P<stream>[^"]+)"(?P<rest>.*)', re.IGNORECASE | re.DOTALL)
-_SORT_RE = re.compile(r"sort\s+by\s+datetime(?:\s+(?P<order>asc|desc))?", re.IGNORECASE)
-_WHERE_RE = re.compile(r"where\s+(?P<terms>.+)", re.IGNORECASE | re.DOTALL)
-_TERM_RE = re.compile(r"\(?\s*source\s*=\s*'(?P<value>[^']*)'\s*\)?", re.IGNORECASE)
-_AND_RE = re.compile(r"\s+and\s+", re.IGNORECASE)
-_OR_RE = re.compile(r"\s+or\s+", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Query:
-    """A parsed SearchLogs query."""
-
-    compartment: str
-    log_group: str | None
-    log: str | None
-    sources: tuple[str, ...]
-    descending: bool
-    any_source: bool = False  # terms joined by `or` (ADS's pipeline runs), else by `and`
-
-
-def parse_query(text: str) -> Query:
-    """The query forms ADS and the CLI send; a 400 naming what is not understood locally."""
-    match = _SEARCH_RE.fullmatch(text)
-    if match is None:
-        raise InvalidParameterError('searchQuery must start with search "<compartment>/...".')
-    stream = match.group("stream").split("/")
-    if len(stream) > 3 or not stream[0]:
-        raise InvalidParameterError(
-            "searchQuery's stream must be <compartment>[/<log group>[/<log>]]."
-        )
-    sources: list[str] = []
-    descending = False
-    any_source = False
-    for clause in [c.strip() for c in match.group("rest").split("|")][1:]:
-        if sort := _SORT_RE.fullmatch(clause):
-            descending = (sort.group("order") or "asc").lower() == "desc"
-        elif where := _WHERE_RE.fullmatch(clause):
-            terms = where.group("terms").strip()
-            ored = _OR_RE.split(terms)
-            any_source = len(ored) > 1
-            for term in ored if any_source else _AND_RE.split(terms):
-                found = _TERM_RE.fullmatch(term.strip())
-                if found is None:
-                    raise InvalidParameterError(
-                        f"searchQuery term {term.strip()!r} is not supported by the local"
-                        " service (only source = '<value>' terms joined by and, or all by or)."
-                    )
-                sources.append(found.group("value"))
-        else:
-            raise InvalidParameterError(
-                f"searchQuery clause {clause!r} is not supported by the local service"
-                " (where source = '...', sort by datetime asc|desc)."
-            )
-    if match.group("rest").strip() and not match.group("rest").strip().startswith("|"):
-        raise InvalidParameterError("searchQuery: clauses must follow the stream after '|'.")
-    return Query(
-        compartment=stream[0],
-        log_group=stream[1] if len(stream) > 1 and stream[1] else None,
-        log=stream[2] if len(stream) > 2 and stream[2] else None,
-        sources=tuple(sources),
-        descending=descending,
-        any_source=any_source,
-    )
-
-
-def _log_matches(log: Mapping[str, Any], filters: Mapping[str, str]) -> bool:
-    source = ((log.get("configuration") or {}).get("source")) or {}
-    return (
-        filters.get("logType") in (None, log.get("logType"))
-        and filters.get("sourceService") in (None, source.get("service"))
-        and filters.get("sourceResource") in (None, source.get("resource"))
-    )
-
-
-def _source_matches(pattern: str, value: str) -> bool:
-    """`*` is a wildcard in a source term (ADS sends `'*<run OCID>'`)."""
-    regex = ".*".join(re.escape(part) for part in pattern.split("*"))
-    return re.fullmatch(regex, value, re.DOTALL) is not None
 
 
 def _us(moment: datetime) -> int:
@@ -341,7 +265,7 @@ class Logs:
         return [
             log
             for log in logs
-            if (name is None or log["displayName"] == name) and _log_matches(log, wanted)
+            if (name is None or log["displayName"] == name) and log_matches(log, wanted)
         ]
 
     def get_work_request(self, request_id: str) -> dict[str, Any]:
@@ -455,7 +379,7 @@ class Logs:
         found: list[tuple[int, int, dict[str, Any]]] = []
         for run_id, log_id, group_id, compartment in runs:
             combine = any if query.any_source else all
-            if query.sources and not combine(_source_matches(s, run_id) for s in query.sources):
+            if query.sources and not combine(source_matches(s, run_id) for s in query.sources):
                 continue
             rows = conn.execute(
                 "SELECT seq, time_us, id, message FROM lines"

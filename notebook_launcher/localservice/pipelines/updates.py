@@ -24,13 +24,14 @@ from notebook_launcher.localservice.errors import (
 )
 from notebook_launcher.localservice.ids import now_text
 from notebook_launcher.localservice.pipelines import orchestrator as orch
-from notebook_launcher.localservice.pipelines.models import (
-    PIPELINE_ACTIVE,
+from notebook_launcher.localservice.pipelines.bodies import (
+    STEP_TYPES,
     check_etag,
     pipeline_configuration,
     refuse_unsupported,
     step_configuration,
 )
+from notebook_launcher.localservice.pipelines.models import PIPELINE_ACTIVE
 from notebook_launcher.localservice.store import PIPELINE_RUNS, PIPELINES, Document, Record, Store
 
 
@@ -63,9 +64,7 @@ def _step_updates(value: object) -> dict[str, Document]:
         update: Document = {}
         if item.get("stepType") is not None:
             update["stepType"] = validation.choice(
-                str(item["stepType"]),
-                f"{where}.stepType",
-                ("ML_JOB", "CUSTOM_SCRIPT", "CONTAINER", "DATAFLOW"),
+                str(item["stepType"]), f"{where}.stepType", STEP_TYPES
             )
         description = validation.string(
             item, "description", where, max_length=validation.MAX_DESCRIPTION

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from notebook_launcher.localservice.pipelines.models import dependency_cycle
+from notebook_launcher.localservice.pipelines.bodies import dependency_cycle
 from notebook_launcher.localservice.pipelines.orchestrator import (
     JobRunView,
     Step,
