@@ -122,8 +122,9 @@ class SearchBoundError(Exception):
 def bounded_search(steps: int = SEARCH_STEPS, seconds: float = SEARCH_SECONDS) -> Iterator[None]:
     """Run the block under a budget of `steps` interpreter line events and `seconds`; past
     either, SearchBoundError is raised inside the block (dateutil's loop cannot be stopped
-    otherwise: it yields nothing until it finds an occurrence). The step count bounds the
-    work whatever the machine's load; the clock is a second guard."""
+    otherwise: it yields nothing until it finds an occurrence). It counts the steps of the
+    calls made inside the block (a trace function on each new frame). The step count bounds
+    the work whatever the machine's load; the clock is a second guard."""
     previous = sys.gettrace()
     deadline = time.monotonic() + seconds
     count = 0
@@ -282,23 +283,19 @@ def recurrence_normal_form(recurrence: str) -> str:
     assert rule_text is not None
     normal: dict[str, str] = {}
     for key, value in _parts(rule_text).items():
-        if _DEFAULTS.get(key) == value.lstrip("0") or _DEFAULTS.get(key) == value:
-            continue
         if key.startswith("BY") or key in ("COUNT", "INTERVAL"):
             items = {_normal_item(item) for item in value.split(",")}
             value = ",".join(sorted(items, key=lambda item: (len(item), item)))
-        normal[key] = value
+        if _DEFAULTS.get(key) != value:
+            normal[key] = value
     return ";".join(f"{key}={normal[key]}" for key in sorted(normal))
 
 
 def _normal_item(item: str) -> str:
     """One list item: a number without sign noise or leading zeros ('+01' -> '1'), or a
     weekday with its ordinal so normalised ('+1MO' -> '1MO')."""
-    match = re.fullmatch(r"([+-]?)0*(\d*?)(\d?)([A-Z]*)", item)
+    match = re.fullmatch(r"([+-]?)(\d+)([A-Z]*)", item)
     if match is None:
         return item
-    sign, digits, last, rest = match.groups()
-    number = digits + last
-    if not number:
-        return rest
-    return f"{'-' if sign == '-' else ''}{number}{rest}"
+    sign, number, weekday = match.groups()
+    return f"{'-' if sign == '-' else ''}{int(number)}{weekday}"
