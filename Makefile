@@ -44,6 +44,7 @@ serve: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.pipelines --execute
+	$(PY) -m bench.schedule_rules
 
 screenshots: $(STAMP)
 	$(PY) -m tests.functional.ui.screenshots docs

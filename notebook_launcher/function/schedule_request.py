@@ -22,9 +22,11 @@ from notebook_launcher.schedule_rules import (
     MAX_EXPRESSION,
     MAX_INTERVAL,
     TimeFormatError,
+    cron_normal_form,
     cron_problem,
     normalize_cron,
     parse_instant,
+    recurrence_normal_form,
     recurrence_problem,
     recurrence_text,
 )
@@ -149,3 +151,21 @@ def trigger_details(spec: ScheduleSpec) -> Any:
         )
     assert spec.ical is not None
     return ScheduleICalTrigger(trigger_type="ICAL", recurrence=recurrence_text(spec.ical), **window)
+
+
+def trigger_meaning(spec: ScheduleSpec) -> dict[str, Any]:
+    """What a checked schedule's trigger means, whatever its spelling: the normal form of its
+    expression and its window as instants. Idempotency compares this, not the request text
+    ('00 02 * * *' and '0 2 * * *' are one schedule)."""
+    meaning: dict[str, Any] = {"triggerType": spec.trigger_type}
+    for field in ("start", "end"):
+        if (value := getattr(spec, field)) is not None:
+            meaning[field] = parse_instant(value).isoformat()
+    if spec.cron is not None:
+        meaning["cron"] = cron_normal_form(spec.cron)
+    elif spec.interval is not None:
+        meaning["interval"] = [spec.interval.every, spec.interval.count]
+    else:
+        assert spec.ical is not None
+        meaning["ical"] = recurrence_normal_form(spec.ical)
+    return meaning

@@ -9,8 +9,9 @@ the request is invalid (request.py checks the trigger first).
 Idempotent twice over: the CreateSchedule carries a retry token derived from the caller's
 idempotency key (as a launch's CreateJobRun does), and before creating, ListSchedules looks
 for a live schedule with the same name whose definition digest (a free-form tag over the
-exact CreateScheduleDetails) is the same: that one is answered, not duplicated. The same
-name with another definition is a 409: two schedules of one name would both fire.
+CreateScheduleDetails, its trigger by meaning: `trigger_meaning`) is the same: that one is
+answered, not duplicated, however its trigger was spelt. The same name with another
+definition is a 409: two schedules of one name would both fire.
 
 `schedules` lists a project's schedules; `schedule-show` answers one with its next and last
 fire times and the last run it made (ListJobRuns of the job, created by the schedule's
@@ -33,7 +34,11 @@ from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import ConflictError
 from notebook_launcher.function.job_spec import LAUNCHER_TAG, RunSpec, derived_token, resolve_run
 from notebook_launcher.function.request import LaunchRequest
-from notebook_launcher.function.schedule_request import ScheduleSpec, trigger_details
+from notebook_launcher.function.schedule_request import (
+    ScheduleSpec,
+    trigger_details,
+    trigger_meaning,
+)
 
 if TYPE_CHECKING:
     from notebook_launcher.function.launcher import JobTarget, Launcher, Outcome
@@ -56,7 +61,7 @@ def _iso(value: Any) -> str | None:
 def default_name(job_name: str, spec: ScheduleSpec) -> str:
     """A schedule's name when the request gives none: the job's name and a digest of the
     trigger, so the same request names (and so finds) the same schedule."""
-    trigger = spec.model_dump(exclude={"name"}, exclude_none=True)
+    trigger = trigger_meaning(spec)
     digest = hashlib.sha256(json.dumps(trigger, sort_keys=True).encode()).hexdigest()[:12]
     return f"{job_name[: MAX_NAME_CHARS - 30]}-schedule-{digest}"
 
@@ -150,7 +155,9 @@ class Schedules:
             trigger=trigger_details(spec),
             action=self._action(self._run_spec(request, name, target), target),
         )
-        canonical = json.dumps(self._sanitized(details), sort_keys=True, separators=(",", ":"))
+        # The digest covers what the trigger means, not its spelling (one schedule per meaning).
+        body = {**self._sanitized(details), "trigger": trigger_meaning(spec)}
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:48]
         details.freeform_tags = {LAUNCHER_TAG: "schedule", SCHEDULE_DIGEST_TAG: digest}
         return details

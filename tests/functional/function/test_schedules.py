@@ -213,6 +213,33 @@ def test_a_second_identical_request_finds_the_first(sfn: FunctionUnderTest) -> N
     assert sfn.launch(keyed)["id"] == sfn.launch(keyed)["id"]
 
 
+def test_spellings_of_one_trigger_make_one_schedule(sfn: FunctionUnderTest) -> None:
+    """Idempotency compares what a trigger means: each spelling finds the first schedule."""
+    from tests.unit.test_schedule_rules import CRON_SPELLINGS, ICAL_SPELLINGS
+
+    job_name = f"spelt-{uuid.uuid4().hex[:8]}"
+    made: dict[str, set[str]] = {}
+    for kind, spellings in (("cron", CRON_SPELLINGS), ("ical", ICAL_SPELLINGS)):
+        sfn.service.reset_stats()
+        made[kind] = {
+            sfn.launch({**request(**{kind: spelling}), "jobName": job_name})["id"]
+            for spelling in spellings
+        }
+        assert len(made[kind]) == 1, (kind, made[kind])
+        assert sfn.service.stats().get("CreateSchedule") == 1, sfn.service.stats()
+    # Named, too: another spelling under the same name is the same schedule, not a Conflict.
+    name = f"named-{uuid.uuid4().hex[:6]}"
+    named = {
+        sfn.launch({**request(cron=spelling, name=name), "jobName": job_name})["id"]
+        for spelling in CRON_SPELLINGS[:4]
+    }
+    assert len(named) == 1
+    assert len(made["cron"] | made["ical"] | named) == 3
+    # A different meaning is a different schedule.
+    other = sfn.launch({**request(cron="0 3 * * *"), "jobName": job_name})["id"]
+    assert other not in made["cron"]
+
+
 @pytest.mark.parametrize(
     ("schedule", "field"),
     [
@@ -224,6 +251,13 @@ def test_a_second_identical_request_finds_the_first(sfn: FunctionUnderTest) -> N
         ({"interval": {"every": "HOURLY", "count": 0}}, "schedule.interval.count"),
         ({"ical": "FREQ=SECONDLY"}, "schedule.ical"),
         ({"ical": "not a rule"}, "schedule.ical"),
+        ({"ical": "FREQ=HOURLY;BYSETPOS=2"}, "schedule.ical"),  # never fires (ran > 60 s)
+        ({"ical": "FREQ=MINUTELY;BYEASTER=0;BYMONTH=12"}, "schedule.ical"),  # never fires
+        ({"ical": "FREQ=MINUTELY;BYEASTER=0;BYDAY=WE"}, "schedule.ical"),  # undecided: refused
+        (
+            {"ical": "FREQ=MINUTELY;BYSECOND=" + ",".join(map(str, range(60)))},
+            "schedule.ical",
+        ),  # every second: more often than once a minute
         ({"cron": "0 2 * * *", "ical": "FREQ=DAILY"}, "schedule"),
         ({}, "schedule"),
         (

@@ -136,6 +136,11 @@ def test_ical_count_ends_the_fires() -> None:
             {"triggerType": "ICAL", "recurrence": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"},
             "trigger.recurrence",
         ),
+        ({"triggerType": "ICAL", "recurrence": "FREQ=HOURLY;BYSETPOS=2"}, "trigger.recurrence"),
+        (
+            {"triggerType": "ICAL", "recurrence": "FREQ=MINUTELY;BYSECOND=0,1,2,30,59"},
+            "trigger.recurrence",
+        ),
         (
             {"triggerType": "ICAL", "recurrence": "FREQ=DAILY\nDTSTART:20300101"},
             "trigger.recurrence",
