@@ -13,12 +13,14 @@ from notebook_launcher.localservice import validation
 from notebook_launcher.localservice.errors import InvalidParameterError
 from notebook_launcher.localservice.identity.signatures import Principal
 from notebook_launcher.localservice.objectstorage.models import (
-    KEPT_HEADERS,
     MAX_LIST_LIMIT,
     OBJECT_FIELDS,
+    ObjectStore,
+)
+from notebook_launcher.localservice.objectstorage.records import (
+    KEPT_HEADERS,
     STORAGE_TIER,
     ObjectInfo,
-    ObjectStore,
     PutOptions,
 )
 from notebook_launcher.localservice.rest import (
@@ -315,7 +317,7 @@ async def create_multipart_upload(objects: ObjectStore, request: Request) -> Res
         },
         headers={k: v for k, v in kept.items() if isinstance(v, str)},
     )
-    doc = objects.create_upload(
+    doc = objects.multipart.create(
         request.path_params["namespaceName"],
         request.path_params["bucketName"],
         name,
@@ -327,7 +329,7 @@ async def create_multipart_upload(objects: ObjectStore, request: Request) -> Res
 
 async def upload_part(objects: ObjectStore, request: Request) -> Response:
     params = query(request)
-    part = objects.upload_part(
+    part = objects.multipart.upload_part(
         *_address(request),
         params.get("uploadId"),
         params.get("uploadPartNum"),
@@ -341,7 +343,7 @@ async def commit_multipart_upload(objects: ObjectStore, request: Request) -> Res
     # The commit's path is an upload's path: its JSON body was streamed to a file.
     raw = upload(request).read_bytes()
     details = validation.parse_json_body(raw) if raw else None
-    info = objects.commit_upload(
+    info = objects.multipart.commit(
         *_address(request),
         query(request).get("uploadId"),
         details,
@@ -357,13 +359,13 @@ async def commit_multipart_upload(objects: ObjectStore, request: Request) -> Res
 
 
 async def abort_multipart_upload(objects: ObjectStore, request: Request) -> Response:
-    objects.abort_upload(*_address(request), query(request).get("uploadId"))
+    objects.multipart.abort(*_address(request), query(request).get("uploadId"))
     return Response(status_code=204)
 
 
 async def list_multipart_upload_parts(objects: ObjectStore, request: Request) -> Response:
     params = query(request)
-    parts = objects.list_parts(*_address(request), params.get("uploadId"))
+    parts = objects.multipart.list_parts(*_address(request), params.get("uploadId"))
     limit = _limit(params)
     page = params.get("page")
     if page:
@@ -377,7 +379,7 @@ async def list_multipart_upload_parts(objects: ObjectStore, request: Request) ->
 
 async def list_multipart_uploads(objects: ObjectStore, request: Request) -> Response:
     params = query(request)
-    uploads = objects.list_uploads(
+    uploads = objects.multipart.list(
         request.path_params["namespaceName"], request.path_params["bucketName"]
     )
     for item in uploads:
