@@ -36,11 +36,15 @@ from notebook_launcher.localservice.errors import (
     MissingParameterError,
     NoEtagMatchError,
 )
-from notebook_launcher.localservice.ids import format_time, now_text
+from notebook_launcher.localservice.identity.provisioning import DEFAULT_REGION
+from notebook_launcher.localservice.ids import format_time, is_compartment_ocid, now_text
+from notebook_launcher.localservice.objectstorage.copy_object import CopyRequests
 from notebook_launcher.localservice.objectstorage.exceptions import (
     BucketAlreadyExistsError,
     BucketNotEmptyError,
     BucketNotFoundError,
+    CompartmentNotFoundError,
+    NamespaceNotFoundError,
     ObjectNotFoundError,
     UnmatchedContentMD5Error,
 )
@@ -99,6 +103,10 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS uploads (
         upload_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, bucket TEXT NOT NULL,
         name TEXT NOT NULL, doc TEXT NOT NULL)""",
+    # Compartments buckets were created in: the ones ListBuckets knows besides the tenancy.
+    "CREATE TABLE IF NOT EXISTS compartments (compartment_id TEXT PRIMARY KEY)",
+    """CREATE TABLE IF NOT EXISTS work_requests (
+        id TEXT PRIMARY KEY, compartment_id TEXT NOT NULL, doc TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS parts (
         upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, doc TEXT NOT NULL,
         PRIMARY KEY (upload_id, part_number))""",
@@ -114,6 +122,7 @@ class ObjectStore:
         database: Path | None = None,
         uploads: Path | None = None,
         namespace: str = LOCAL_NAMESPACE,
+        region: str = DEFAULT_REGION,
     ) -> None:
         """Objects under `root`; the database and the parts of uploads in progress default to
         hidden entries of `root` (no namespace starts with a dot)."""
@@ -128,16 +137,24 @@ class ObjectStore:
         self.connection = self._db.connection
         self.transaction = self._db.transaction
         self.multipart = MultipartUploads(self)
+        self.copies = CopyRequests(self, region)
 
     def close(self) -> None:
         self._db.close()
 
     # ----------------------------------------------------------------- names
 
+    def check_namespace(self, namespace: str) -> None:
+        """A tenancy has exactly one namespace: any other is OCI's 404 NamespaceNotFound."""
+        if not NAME_RE.fullmatch(namespace):
+            raise InvalidParameterError(f"namespaceName {namespace!r} is not a valid name.")
+        if namespace != self.namespace:
+            raise NamespaceNotFoundError()
+
     def bucket_path(self, namespace: str, bucket: str) -> Path:
-        for label, value in (("namespaceName", namespace), ("bucketName", bucket)):
-            if not NAME_RE.fullmatch(value):
-                raise InvalidParameterError(f"{label} {value!r} is not a valid name.")
+        self.check_namespace(namespace)
+        if not NAME_RE.fullmatch(bucket):
+            raise InvalidParameterError(f"bucketName {bucket!r} is not a valid name.")
         return self.root / namespace / bucket
 
     def object_path(self, namespace: str, bucket: str, name: str) -> Path:
@@ -182,6 +199,11 @@ class ObjectStore:
             raise MissingParameterError("Missing parameter: name.")
         if not isinstance(compartment, str) or not compartment:
             raise MissingParameterError("Missing parameter: compartmentId.")
+        if not is_compartment_ocid(compartment):
+            raise InvalidParameterError(
+                "compartmentId is not a valid compartment OCID (ocid1.compartment... or"
+                " ocid1.tenancy...)."
+            )
         if not NAME_RE.fullmatch(name):
             raise InvalidParameterError(
                 "name must be 1 to 256 letters, numbers, dashes, underscores and periods,"
@@ -213,6 +235,9 @@ class ObjectStore:
                 "INSERT INTO buckets (namespace, name, doc) VALUES (?, ?, ?)",
                 (namespace, name, json.dumps(doc)),
             )
+            conn.execute(
+                "INSERT OR IGNORE INTO compartments (compartment_id) VALUES (?)", (compartment,)
+            )
         logger.info("bucket %s created", name)
         return doc
 
@@ -228,9 +253,21 @@ class ObjectStore:
         return count, size
 
     def list_buckets(self, namespace: str, compartment: str, tenancy: str) -> list[dict[str, Any]]:
+        """The namespace's buckets in `compartment`: the tenancy (root compartment) or one a
+        bucket was created in; any other is unknown to the local tenancy (OCI: 404)."""
+        self.check_namespace(namespace)
         namespace_dir = self.root / namespace
-        if not NAME_RE.fullmatch(namespace):
-            raise InvalidParameterError(f"namespaceName {namespace!r} is not a valid name.")
+        known = compartment == tenancy or (
+            self.connection.execute(
+                "SELECT 1 FROM compartments WHERE compartment_id = ?", (compartment,)
+            ).fetchone()
+            is not None
+        )
+        if not known:
+            raise CompartmentNotFoundError(
+                f"Either the compartment with ID '{compartment}' does not exist or you are not"
+                " authorized to access it"
+            )
         names = (
             sorted(p.name for p in namespace_dir.iterdir() if p.is_dir())
             if namespace_dir.is_dir()
@@ -406,24 +443,31 @@ class ObjectStore:
         )
         return object_info(path, name, doc)
 
-    def head(self, namespace: str, bucket: str, name: str) -> ObjectInfo:
+    def head(
+        self, namespace: str, bucket: str, name: str, version_id: str | None = None
+    ) -> ObjectInfo:
+        """The object's attributes; with `version_id`, of that version (locally only the
+        current version is kept, so any other id is not found, as OCI answers)."""
         path = self.object_path(namespace, bucket, name)
         with self.transaction() as conn:
             self.bucket_doc(namespace, bucket, None)
             info = self._recorded(conn, namespace, bucket, name, path)
-        if info is None:
-            raise ObjectNotFoundError(f"The object '{name}' was not found in the bucket '{bucket}'")
-        return info
+        return _the_version(info, name, bucket, version_id)
 
-    def delete(self, namespace: str, bucket: str, name: str, if_match: str | None) -> None:
+    def delete(
+        self,
+        namespace: str,
+        bucket: str,
+        name: str,
+        if_match: str | None,
+        version_id: str | None = None,
+    ) -> None:
         path = self.object_path(namespace, bucket, name)
         with self.transaction() as conn:
             self.bucket_doc(namespace, bucket, None)
-            info = self._recorded(conn, namespace, bucket, name, path)
-            if info is None:
-                raise ObjectNotFoundError(
-                    f"The object '{name}' was not found in the bucket '{bucket}'"
-                )
+            info = _the_version(
+                self._recorded(conn, namespace, bucket, name, path), name, bucket, version_id
+            )
             if if_match is not None and if_match not in ("*", info.etag):
                 raise NoEtagMatchError("The if-match etag does not match the object's etag.")
             path.unlink()
@@ -525,3 +569,16 @@ class ObjectStore:
                     continue
                 name = file_name if relative == "." else f"{relative}/{file_name}"
                 yield name.replace(os.sep, "/"), Path(folder) / file_name
+
+
+def _the_version(
+    info: ObjectInfo | None, name: str, bucket: str, version_id: str | None
+) -> ObjectInfo:
+    if info is None:
+        raise ObjectNotFoundError(f"The object '{name}' was not found in the bucket '{bucket}'")
+    if version_id is not None and version_id != info.version_id:
+        raise ObjectNotFoundError(
+            f"The object '{name}' with version '{version_id}' was not found in the bucket"
+            f" '{bucket}'"
+        )
+    return info

@@ -49,6 +49,7 @@ class ObjectInfo:
             "timeCreated": self.time_created,
             "timeModified": self.time_modified,
             "storageTier": STORAGE_TIER,
+            "versionId": self.version_id,
         }
         return {name: values[name] for name in fields if name in values}
 

@@ -34,7 +34,7 @@ from notebook_launcher.localservice.rest import (
 _META_PREFIX = "opc-meta-"
 
 
-def _tenancy(request: Request) -> str:
+def tenancy_of(request: Request) -> str:
     principal = request.state.principal
     assert isinstance(principal, Principal)
     return principal.tenancy_id
@@ -64,6 +64,10 @@ def _object_headers(info: ObjectInfo) -> dict[str, str]:
     return headers
 
 
+def _version_id(request: Request) -> str | None:
+    return query(request).get("versionId") or None
+
+
 def _put_options(request: Request) -> PutOptions:
     headers = request.headers
     return PutOptions(
@@ -80,7 +84,7 @@ def _put_options(request: Request) -> PutOptions:
     )
 
 
-def _limit(params: dict[str, str], default: int = MAX_LIST_LIMIT) -> int:
+def list_limit(params: dict[str, str], default: int = MAX_LIST_LIMIT) -> int:
     raw = params.get("limit")
     if raw is None or raw == "":
         return default
@@ -90,7 +94,9 @@ def _limit(params: dict[str, str], default: int = MAX_LIST_LIMIT) -> int:
     return number
 
 
-def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    content: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return ServiceJSONResponse(content, status_code=status, headers=headers)
 
 
@@ -98,14 +104,14 @@ def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None
 
 
 async def get_namespace(objects: ObjectStore, request: Request) -> Response:
-    return _json(objects.namespace)
+    return json_response(objects.namespace)
 
 
 async def get_namespace_metadata(objects: ObjectStore, request: Request) -> Response:
     namespace = request.path_params["namespaceName"]
-    objects.bucket_path(namespace, "x")  # checks the namespace's name
-    tenancy = _tenancy(request)
-    return _json(
+    objects.check_namespace(namespace)
+    tenancy = tenancy_of(request)
+    return json_response(
         {
             "namespace": namespace,
             "defaultS3CompartmentId": tenancy,
@@ -134,7 +140,7 @@ async def create_bucket(objects: ObjectStore, request: Request) -> Response:
     doc = objects.create_bucket(
         request.path_params["namespaceName"], details, principal_id(request)
     )
-    return _json(
+    return json_response(
         doc, headers={"etag": doc["etag"], "location": f"{request.url.path}/{doc['name']}"}
     )
 
@@ -142,14 +148,16 @@ async def create_bucket(objects: ObjectStore, request: Request) -> Response:
 async def get_bucket(objects: ObjectStore, request: Request) -> Response:
     params = query(request)
     doc = objects.get_bucket(
-        request.path_params["namespaceName"], request.path_params["bucketName"], _tenancy(request)
+        request.path_params["namespaceName"], request.path_params["bucketName"], tenancy_of(request)
     )
-    return _json(_bucket_body(objects, doc, params.get("fields")), headers={"etag": doc["etag"]})
+    return json_response(
+        _bucket_body(objects, doc, params.get("fields")), headers={"etag": doc["etag"]}
+    )
 
 
 async def head_bucket(objects: ObjectStore, request: Request) -> Response:
     doc = objects.get_bucket(
-        request.path_params["namespaceName"], request.path_params["bucketName"], _tenancy(request)
+        request.path_params["namespaceName"], request.path_params["bucketName"], tenancy_of(request)
     )
     return Response(status_code=200, headers={"etag": doc["etag"]})
 
@@ -165,9 +173,9 @@ async def list_buckets(objects: ObjectStore, request: Request) -> Response:
     fields = {f.strip() for f in params.get("fields", "").split(",") if f.strip()}
     if fields - {"tags"}:
         raise InvalidParameterError("fields may only be 'tags'.")
-    limit = _limit(params)
+    limit = list_limit(params)
     docs = objects.list_buckets(
-        request.path_params["namespaceName"], compartment, _tenancy(request)
+        request.path_params["namespaceName"], compartment, tenancy_of(request)
     )
     page = params.get("page")
     if page:
@@ -175,7 +183,7 @@ async def list_buckets(objects: ObjectStore, request: Request) -> Response:
     keys = _BUCKET_SUMMARY + (("freeformTags", "definedTags") if "tags" in fields else ())
     items = [{key: doc[key] for key in keys} for doc in docs[:limit]]
     headers = {"opc-next-page": docs[limit]["name"]} if len(docs) > limit else None
-    return _json(items, headers=headers)
+    return json_response(items, headers=headers)
 
 
 async def delete_bucket(objects: ObjectStore, request: Request) -> Response:
@@ -183,7 +191,7 @@ async def delete_bucket(objects: ObjectStore, request: Request) -> Response:
         request.path_params["namespaceName"],
         request.path_params["bucketName"],
         request.headers.get("if-match"),
-        _tenancy(request),
+        tenancy_of(request),
     )
     return Response(status_code=204)
 
@@ -193,7 +201,7 @@ async def delete_bucket(objects: ObjectStore, request: Request) -> Response:
 
 async def put_object(objects: ObjectStore, request: Request) -> Response:
     info = objects.put(
-        *_address(request), upload(request), _put_options(request), _tenancy(request)
+        *_address(request), upload(request), _put_options(request), tenancy_of(request)
     )
     headers = {
         "etag": info.etag,
@@ -206,14 +214,14 @@ async def put_object(objects: ObjectStore, request: Request) -> Response:
 
 
 async def head_object(objects: ObjectStore, request: Request) -> Response:
-    info = objects.head(*_address(request))
+    info = objects.head(*_address(request), _version_id(request))
     headers = _object_headers(info)
     headers["content-length"] = str(info.size)
     return Response(status_code=200, headers=headers)
 
 
 async def get_object(objects: ObjectStore, request: Request) -> Response:
-    info = objects.head(*_address(request))
+    info = objects.head(*_address(request), _version_id(request))
     headers = _object_headers(info)
     content_type = headers.pop("content-type")
     # FileResponse answers a `range` request with 206 and the bytes asked for.
@@ -221,7 +229,7 @@ async def get_object(objects: ObjectStore, request: Request) -> Response:
 
 
 async def delete_object(objects: ObjectStore, request: Request) -> Response:
-    objects.delete(*_address(request), request.headers.get("if-match"))
+    objects.delete(*_address(request), request.headers.get("if-match"), _version_id(request))
     return Response(status_code=204)
 
 
@@ -236,7 +244,7 @@ async def list_objects(objects: ObjectStore, request: Request) -> Response:
         start=params.get("start") or None,
         end=params.get("end") or None,
         start_after=params.get("startAfter") or None,
-        limit=_limit(params),
+        limit=list_limit(params),
         fields=fields,
     )
     body: dict[str, Any] = {"objects": page.objects}
@@ -244,7 +252,7 @@ async def list_objects(objects: ObjectStore, request: Request) -> Response:
         body["prefixes"] = page.prefixes
     if page.next_start_with is not None:
         body["nextStartWith"] = page.next_start_with
-    return _json(body)
+    return json_response(body)
 
 
 def _object_fields(raw: str | None) -> tuple[str, ...]:
@@ -276,7 +284,7 @@ async def rename_object(objects: ObjectStore, request: Request) -> Response:
         request.path_params["bucketName"],
         source,
         target,
-        _tenancy(request),
+        tenancy_of(request),
     )
     return Response(
         status_code=200,
@@ -322,9 +330,11 @@ async def create_multipart_upload(objects: ObjectStore, request: Request) -> Res
         request.path_params["bucketName"],
         name,
         options,
-        _tenancy(request),
+        tenancy_of(request),
     )
-    return _json(doc, headers={"location": f"{request.url.path}/{name}?uploadId={doc['uploadId']}"})
+    return json_response(
+        doc, headers={"location": f"{request.url.path}/{name}?uploadId={doc['uploadId']}"}
+    )
 
 
 async def upload_part(objects: ObjectStore, request: Request) -> Response:
@@ -366,7 +376,7 @@ async def abort_multipart_upload(objects: ObjectStore, request: Request) -> Resp
 async def list_multipart_upload_parts(objects: ObjectStore, request: Request) -> Response:
     params = query(request)
     parts = objects.multipart.list_parts(*_address(request), params.get("uploadId"))
-    limit = _limit(params)
+    limit = list_limit(params)
     page = params.get("page")
     if page:
         number = validation.small_integer(page)
@@ -374,7 +384,7 @@ async def list_multipart_upload_parts(objects: ObjectStore, request: Request) ->
             raise InvalidParameterError("page is not a valid page token.")
         parts = [part for part in parts if part["partNumber"] >= number]
     headers = {"opc-next-page": str(parts[limit]["partNumber"])} if len(parts) > limit else None
-    return _json(parts[:limit], headers=headers)
+    return json_response(parts[:limit], headers=headers)
 
 
 async def list_multipart_uploads(objects: ObjectStore, request: Request) -> Response:
@@ -385,7 +395,7 @@ async def list_multipart_uploads(objects: ObjectStore, request: Request) -> Resp
     for item in uploads:
         item["_key"] = json.dumps([item["object"], item["uploadId"]])
     response_items = uploads
-    limit = _limit(params)
+    limit = list_limit(params)
     page = params.get("page")
     if page:
         response_items = [item for item in uploads if item["_key"] >= page]
@@ -393,4 +403,4 @@ async def list_multipart_uploads(objects: ObjectStore, request: Request) -> Resp
         {"opc-next-page": response_items[limit]["_key"]} if len(response_items) > limit else None
     )
     answered = [{k: v for k, v in item.items() if k != "_key"} for item in response_items[:limit]]
-    return _json(answered, headers=headers)
+    return json_response(answered, headers=headers)
