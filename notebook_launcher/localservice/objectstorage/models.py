@@ -7,15 +7,18 @@ name, and belongs to the file it was written with (`stamp`: inode, mtime, size).
 was written or changed behind the service's back is adopted on first sight with fresh values
 (content type application/octet-stream, no metadata), as if it had just been put.
 
-Operations: GetNamespace, GetNamespaceMetadata; CreateBucket, GetBucket, HeadBucket,
+Operations here: GetNamespace, GetNamespaceMetadata; CreateBucket, GetBucket, HeadBucket,
 ListBuckets, DeleteBucket; PutObject, GetObject, HeadObject, DeleteObject, ListObjects,
-RenameObject; CreateMultipartUpload, UploadPart, CommitMultipartUpload,
-AbortMultipartUpload, ListMultipartUploadParts, ListMultipartUploads.
+RenameObject. Beside it: `multipart.py` (the multipart uploads), `copy_object.py` (CopyObject
+and its work requests), `bucket_updates.py` (UpdateBucket), `bucket_extras.py` (the lists of
+what a bucket can have besides objects); `records.py`, `names.py` and `exceptions.py` hold what
+they share.
 
-Local choices: a PutObject or CreateMultipartUpload into a bucket that does not exist creates
-it in the caller's tenancy (runs and the function write to output buckets nobody created
-locally); there is one storage tier (Standard), no versioning, no retention rules. HTTP-free:
-`responses.py` turns requests into calls here.
+The tenancy has one namespace (`namespace`); any other is 404 NamespaceNotFound. Local choices:
+a PutObject or CreateMultipartUpload into a bucket that does not exist creates it in the
+caller's tenancy (runs and the function write to output buckets nobody created locally); there
+is one storage tier (Standard), no versioning, no retention rules. HTTP-free: `responses.py`
+turns requests into calls here.
 """
 
 from __future__ import annotations
