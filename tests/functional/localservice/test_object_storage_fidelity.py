@@ -3,14 +3,8 @@ missing (issue 20): each through the client that found it (oci SDK, oci CLI, oci
 
 from __future__ import annotations
 
-import gc
 import json
-import os
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import oci
@@ -18,22 +12,16 @@ import ocifs
 import pytest
 
 from notebook_launcher.localservice.embedded import EmbeddedService
+from tests.functional.localservice.conftest import oci_cli, unique
 
 MODELS = oci.object_storage.models
 
-# ocifs and the SDK leave pooled sockets to the garbage collector (see
-# test_object_storage_clients.py): ignored in this module, collected after each test.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-
-@pytest.fixture(autouse=True)
-def _collect_the_clients_sockets() -> Iterator[None]:
-    yield
-    gc.collect()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+# ocifs and the SDK leave their sockets to the garbage collector
+# (conftest.collect_the_clients_sockets): the warning is ignored in this module only.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.usefixtures("collect_the_clients_sockets"),
+]
 
 
 @pytest.fixture
@@ -49,31 +37,6 @@ def bucket(local_service: EmbeddedService, client: Any) -> str:
         MODELS.CreateBucketDetails(name=name, compartment_id=local_service.tenancy_id),
     )
     return name
-
-
-@pytest.fixture
-def fs(local_service: EmbeddedService) -> ocifs.OCIFileSystem:
-    return ocifs.OCIFileSystem(
-        config=str(local_service.config_file),
-        config_kwargs={"service_endpoint": local_service.endpoint},
-        skip_instance_cache=True,
-    )
-
-
-def oci_cli(local_service: EmbeddedService, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [
-        str(Path(sys.executable).with_name("oci")),
-        "--config-file",
-        str(local_service.config_file),
-        "--endpoint",
-        local_service.endpoint,
-        "--no-retry",
-        *args,
-    ]
-    env = {**os.environ, "OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING": "True"}
-    return subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=120, check=False
-    )
 
 
 def service_error(call: Any, *args: Any, **kwargs: Any) -> tuple[int, str]:
