@@ -13,12 +13,14 @@ from notebook_launcher.localservice import validation
 from notebook_launcher.localservice.errors import InvalidParameterError
 from notebook_launcher.localservice.identity.signatures import Principal
 from notebook_launcher.localservice.objectstorage.models import (
-    KEPT_HEADERS,
     MAX_LIST_LIMIT,
     OBJECT_FIELDS,
+    ObjectStore,
+)
+from notebook_launcher.localservice.objectstorage.records import (
+    KEPT_HEADERS,
     STORAGE_TIER,
     ObjectInfo,
-    ObjectStore,
     PutOptions,
 )
 from notebook_launcher.localservice.rest import (
@@ -32,7 +34,7 @@ from notebook_launcher.localservice.rest import (
 _META_PREFIX = "opc-meta-"
 
 
-def _tenancy(request: Request) -> str:
+def tenancy_of(request: Request) -> str:
     principal = request.state.principal
     assert isinstance(principal, Principal)
     return principal.tenancy_id
@@ -62,6 +64,10 @@ def _object_headers(info: ObjectInfo) -> dict[str, str]:
     return headers
 
 
+def _version_id(request: Request) -> str | None:
+    return query(request).get("versionId") or None
+
+
 def _put_options(request: Request) -> PutOptions:
     headers = request.headers
     return PutOptions(
@@ -78,7 +84,7 @@ def _put_options(request: Request) -> PutOptions:
     )
 
 
-def _limit(params: dict[str, str], default: int = MAX_LIST_LIMIT) -> int:
+def list_limit(params: dict[str, str], default: int = MAX_LIST_LIMIT) -> int:
     raw = params.get("limit")
     if raw is None or raw == "":
         return default
@@ -88,7 +94,9 @@ def _limit(params: dict[str, str], default: int = MAX_LIST_LIMIT) -> int:
     return number
 
 
-def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    content: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return ServiceJSONResponse(content, status_code=status, headers=headers)
 
 
@@ -96,14 +104,14 @@ def _json(content: Any, status: int = 200, headers: dict[str, str] | None = None
 
 
 async def get_namespace(objects: ObjectStore, request: Request) -> Response:
-    return _json(objects.namespace)
+    return json_response(objects.namespace)
 
 
 async def get_namespace_metadata(objects: ObjectStore, request: Request) -> Response:
     namespace = request.path_params["namespaceName"]
-    objects.bucket_path(namespace, "x")  # checks the namespace's name
-    tenancy = _tenancy(request)
-    return _json(
+    objects.check_namespace(namespace)
+    tenancy = tenancy_of(request)
+    return json_response(
         {
             "namespace": namespace,
             "defaultS3CompartmentId": tenancy,
@@ -132,7 +140,7 @@ async def create_bucket(objects: ObjectStore, request: Request) -> Response:
     doc = objects.create_bucket(
         request.path_params["namespaceName"], details, principal_id(request)
     )
-    return _json(
+    return json_response(
         doc, headers={"etag": doc["etag"], "location": f"{request.url.path}/{doc['name']}"}
     )
 
@@ -140,14 +148,16 @@ async def create_bucket(objects: ObjectStore, request: Request) -> Response:
 async def get_bucket(objects: ObjectStore, request: Request) -> Response:
     params = query(request)
     doc = objects.get_bucket(
-        request.path_params["namespaceName"], request.path_params["bucketName"], _tenancy(request)
+        request.path_params["namespaceName"], request.path_params["bucketName"], tenancy_of(request)
     )
-    return _json(_bucket_body(objects, doc, params.get("fields")), headers={"etag": doc["etag"]})
+    return json_response(
+        _bucket_body(objects, doc, params.get("fields")), headers={"etag": doc["etag"]}
+    )
 
 
 async def head_bucket(objects: ObjectStore, request: Request) -> Response:
     doc = objects.get_bucket(
-        request.path_params["namespaceName"], request.path_params["bucketName"], _tenancy(request)
+        request.path_params["namespaceName"], request.path_params["bucketName"], tenancy_of(request)
     )
     return Response(status_code=200, headers={"etag": doc["etag"]})
 
@@ -163,9 +173,9 @@ async def list_buckets(objects: ObjectStore, request: Request) -> Response:
     fields = {f.strip() for f in params.get("fields", "").split(",") if f.strip()}
     if fields - {"tags"}:
         raise InvalidParameterError("fields may only be 'tags'.")
-    limit = _limit(params)
+    limit = list_limit(params)
     docs = objects.list_buckets(
-        request.path_params["namespaceName"], compartment, _tenancy(request)
+        request.path_params["namespaceName"], compartment, tenancy_of(request)
     )
     page = params.get("page")
     if page:
@@ -173,7 +183,7 @@ async def list_buckets(objects: ObjectStore, request: Request) -> Response:
     keys = _BUCKET_SUMMARY + (("freeformTags", "definedTags") if "tags" in fields else ())
     items = [{key: doc[key] for key in keys} for doc in docs[:limit]]
     headers = {"opc-next-page": docs[limit]["name"]} if len(docs) > limit else None
-    return _json(items, headers=headers)
+    return json_response(items, headers=headers)
 
 
 async def delete_bucket(objects: ObjectStore, request: Request) -> Response:
@@ -181,7 +191,7 @@ async def delete_bucket(objects: ObjectStore, request: Request) -> Response:
         request.path_params["namespaceName"],
         request.path_params["bucketName"],
         request.headers.get("if-match"),
-        _tenancy(request),
+        tenancy_of(request),
     )
     return Response(status_code=204)
 
@@ -191,7 +201,7 @@ async def delete_bucket(objects: ObjectStore, request: Request) -> Response:
 
 async def put_object(objects: ObjectStore, request: Request) -> Response:
     info = objects.put(
-        *_address(request), upload(request), _put_options(request), _tenancy(request)
+        *_address(request), upload(request), _put_options(request), tenancy_of(request)
     )
     headers = {
         "etag": info.etag,
@@ -204,14 +214,14 @@ async def put_object(objects: ObjectStore, request: Request) -> Response:
 
 
 async def head_object(objects: ObjectStore, request: Request) -> Response:
-    info = objects.head(*_address(request))
+    info = objects.head(*_address(request), _version_id(request))
     headers = _object_headers(info)
     headers["content-length"] = str(info.size)
     return Response(status_code=200, headers=headers)
 
 
 async def get_object(objects: ObjectStore, request: Request) -> Response:
-    info = objects.head(*_address(request))
+    info = objects.head(*_address(request), _version_id(request))
     headers = _object_headers(info)
     content_type = headers.pop("content-type")
     # FileResponse answers a `range` request with 206 and the bytes asked for.
@@ -219,7 +229,7 @@ async def get_object(objects: ObjectStore, request: Request) -> Response:
 
 
 async def delete_object(objects: ObjectStore, request: Request) -> Response:
-    objects.delete(*_address(request), request.headers.get("if-match"))
+    objects.delete(*_address(request), request.headers.get("if-match"), _version_id(request))
     return Response(status_code=204)
 
 
@@ -234,7 +244,7 @@ async def list_objects(objects: ObjectStore, request: Request) -> Response:
         start=params.get("start") or None,
         end=params.get("end") or None,
         start_after=params.get("startAfter") or None,
-        limit=_limit(params),
+        limit=list_limit(params),
         fields=fields,
     )
     body: dict[str, Any] = {"objects": page.objects}
@@ -242,7 +252,7 @@ async def list_objects(objects: ObjectStore, request: Request) -> Response:
         body["prefixes"] = page.prefixes
     if page.next_start_with is not None:
         body["nextStartWith"] = page.next_start_with
-    return _json(body)
+    return json_response(body)
 
 
 def _object_fields(raw: str | None) -> tuple[str, ...]:
@@ -274,7 +284,7 @@ async def rename_object(objects: ObjectStore, request: Request) -> Response:
         request.path_params["bucketName"],
         source,
         target,
-        _tenancy(request),
+        tenancy_of(request),
     )
     return Response(
         status_code=200,
@@ -315,19 +325,21 @@ async def create_multipart_upload(objects: ObjectStore, request: Request) -> Res
         },
         headers={k: v for k, v in kept.items() if isinstance(v, str)},
     )
-    doc = objects.create_upload(
+    doc = objects.multipart.create(
         request.path_params["namespaceName"],
         request.path_params["bucketName"],
         name,
         options,
-        _tenancy(request),
+        tenancy_of(request),
     )
-    return _json(doc, headers={"location": f"{request.url.path}/{name}?uploadId={doc['uploadId']}"})
+    return json_response(
+        doc, headers={"location": f"{request.url.path}/{name}?uploadId={doc['uploadId']}"}
+    )
 
 
 async def upload_part(objects: ObjectStore, request: Request) -> Response:
     params = query(request)
-    part = objects.upload_part(
+    part = objects.multipart.upload_part(
         *_address(request),
         params.get("uploadId"),
         params.get("uploadPartNum"),
@@ -341,7 +353,7 @@ async def commit_multipart_upload(objects: ObjectStore, request: Request) -> Res
     # The commit's path is an upload's path: its JSON body was streamed to a file.
     raw = upload(request).read_bytes()
     details = validation.parse_json_body(raw) if raw else None
-    info = objects.commit_upload(
+    info = objects.multipart.commit(
         *_address(request),
         query(request).get("uploadId"),
         details,
@@ -357,14 +369,14 @@ async def commit_multipart_upload(objects: ObjectStore, request: Request) -> Res
 
 
 async def abort_multipart_upload(objects: ObjectStore, request: Request) -> Response:
-    objects.abort_upload(*_address(request), query(request).get("uploadId"))
+    objects.multipart.abort(*_address(request), query(request).get("uploadId"))
     return Response(status_code=204)
 
 
 async def list_multipart_upload_parts(objects: ObjectStore, request: Request) -> Response:
     params = query(request)
-    parts = objects.list_parts(*_address(request), params.get("uploadId"))
-    limit = _limit(params)
+    parts = objects.multipart.list_parts(*_address(request), params.get("uploadId"))
+    limit = list_limit(params)
     page = params.get("page")
     if page:
         number = validation.small_integer(page)
@@ -372,18 +384,18 @@ async def list_multipart_upload_parts(objects: ObjectStore, request: Request) ->
             raise InvalidParameterError("page is not a valid page token.")
         parts = [part for part in parts if part["partNumber"] >= number]
     headers = {"opc-next-page": str(parts[limit]["partNumber"])} if len(parts) > limit else None
-    return _json(parts[:limit], headers=headers)
+    return json_response(parts[:limit], headers=headers)
 
 
 async def list_multipart_uploads(objects: ObjectStore, request: Request) -> Response:
     params = query(request)
-    uploads = objects.list_uploads(
+    uploads = objects.multipart.list(
         request.path_params["namespaceName"], request.path_params["bucketName"]
     )
     for item in uploads:
         item["_key"] = json.dumps([item["object"], item["uploadId"]])
     response_items = uploads
-    limit = _limit(params)
+    limit = list_limit(params)
     page = params.get("page")
     if page:
         response_items = [item for item in uploads if item["_key"] >= page]
@@ -391,4 +403,4 @@ async def list_multipart_uploads(objects: ObjectStore, request: Request) -> Resp
         {"opc-next-page": response_items[limit]["_key"]} if len(response_items) > limit else None
     )
     answered = [{k: v for k, v in item.items() if k != "_key"} for item in response_items[:limit]]
-    return _json(answered, headers=headers)
+    return json_response(answered, headers=headers)

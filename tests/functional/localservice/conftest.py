@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import io
+import os
+import subprocess
+import sys
 import time
+import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import oci
+import ocifs
 import pytest
 
 from notebook_launcher.localservice.embedded import EmbeddedService
@@ -34,6 +41,48 @@ def service(local_service: EmbeddedService) -> Any:
     local_service.clear_faults()
     yield local_service
     local_service.clear_faults()
+
+
+def unique(prefix: str) -> str:
+    """A fresh name (buckets and objects outlive a test in the session's service)."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def fs(local_service: EmbeddedService) -> ocifs.OCIFileSystem:
+    """ocifs with the service's API key, its Object Storage client pointed at the service."""
+    return ocifs.OCIFileSystem(
+        config=str(local_service.config_file),
+        config_kwargs={"service_endpoint": local_service.endpoint},
+        skip_instance_cache=True,
+    )
+
+
+def oci_cli(service: EmbeddedService, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed oci CLI against the service (its config, its endpoint, no retries)."""
+    command = [
+        str(Path(sys.executable).with_name("oci")),
+        "--config-file",
+        str(service.config_file),
+        "--endpoint",
+        service.endpoint,
+        "--no-retry",
+        *args,
+    ]
+    env = {**os.environ, "OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING": "True"}
+    return subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def collect_the_clients_sockets() -> Iterator[None]:
+    """ocifs (through fsspec) and the oci SDK's UploadManager never close their HTTP sessions;
+    the garbage collector reclaims the pooled sockets and reports each as unclosed (pytest's
+    PytestUnraisableExceptionWarning in whichever test runs then). A module that ignores that
+    warning uses this to collect after each of its tests, so none reaches another module."""
+    yield
+    gc.collect()
 
 
 def script_artifact(script: str, name: str = "main.py") -> bytes:

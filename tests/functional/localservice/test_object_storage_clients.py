@@ -3,13 +3,8 @@ CLI's multipart put and the SDK's UploadManager, against the local service over 
 
 from __future__ import annotations
 
-import gc
 import json
 import os
-import subprocess
-import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,37 +14,16 @@ import pandas as pd
 import pytest
 
 from notebook_launcher.localservice.embedded import EmbeddedService
+from tests.functional.localservice.conftest import oci_cli, unique
 
 MIB = 1024 * 1024
 
-# ocifs (through fsspec) and the oci SDK's UploadManager (one requests session per upload
-# thread) never close their HTTP sessions; the garbage collector reclaims the pooled sockets
-# and reports each as unclosed (a ResourceWarning raised from __del__, which pytest turns into
-# PytestUnraisableExceptionWarning in whichever test is running then). So in this module those
-# are ignored, and garbage is collected after each test (below), inside the module, so none
-# reaches another module's tests, where the warning stays an error.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
-
-@pytest.fixture(autouse=True)
-def _collect_the_clients_sockets() -> Iterator[None]:
-    yield
-    gc.collect()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def fs(local_service: EmbeddedService) -> ocifs.OCIFileSystem:
-    """ocifs with the service's API key, its Object Storage client pointed at the service."""
-    filesystem = ocifs.OCIFileSystem(
-        config=str(local_service.config_file),
-        config_kwargs={"service_endpoint": local_service.endpoint},
-        skip_instance_cache=True,
-    )
-    return filesystem
+# ocifs and the SDK's UploadManager leave their sockets to the garbage collector
+# (conftest.collect_the_clients_sockets): the warning is ignored in this module only.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+    pytest.mark.usefixtures("collect_the_clients_sockets"),
+]
 
 
 def storage_options(local_service: EmbeddedService) -> dict[str, Any]:
@@ -265,35 +239,18 @@ def test_oci_cli_multipart_put_and_get(local_service: EmbeddedService, tmp_path:
     source = tmp_path / "over-part-size.bin"
     payload = os.urandom(11 * MIB + 5)  # over the CLI's minimum part size of 10 MiB
     source.write_bytes(payload)
-    oci_cli = [
-        str(Path(sys.executable).with_name("oci")),
-        "--config-file",
-        str(local_service.config_file),
-        "--endpoint",
-        local_service.endpoint,
-        "--no-retry",
-    ]
-    env = {**os.environ, "OCI_CLI_SUPPRESS_FILE_PERMISSIONS_WARNING": "True"}
     local_service.reset_stats()
-    put = subprocess.run(
-        [*oci_cli, "os", "object", "put", "-ns", ns, "-bn", bucket, "--name", "big.bin",
-         "--file", str(source), "--part-size", "10", "--content-type", "application/x-demo"],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+    put = oci_cli(local_service, "os", "object", "put", "-ns", ns, "-bn", bucket, "--name",
+                  "big.bin", "--file", str(source), "--part-size", "10",
+                  "--content-type", "application/x-demo")  # fmt: skip
     assert put.returncode == 0, put.stderr
     assert local_service.stats().get("UploadPart") == 2
     assert json.loads(put.stdout)["etag"]
     target = tmp_path / "back.bin"
-    got = subprocess.run(
-        [*oci_cli, "os", "object", "get", "-ns", ns, "-bn", bucket, "--name", "big.bin",
-         "--file", str(target)],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+    got = oci_cli(local_service, "os", "object", "get", "-ns", ns, "-bn", bucket, "--name",
+                  "big.bin", "--file", str(target))  # fmt: skip
     assert got.returncode == 0, got.stderr
     assert target.read_bytes() == payload
-    listed = subprocess.run(
-        [*oci_cli, "os", "object", "list", "-ns", ns, "-bn", bucket],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
+    listed = oci_cli(local_service, "os", "object", "list", "-ns", ns, "-bn", bucket)
     assert listed.returncode == 0, listed.stderr
     assert [o["name"] for o in json.loads(listed.stdout)["data"]] == ["big.bin"]
