@@ -1,15 +1,18 @@
 """The function's core entry point, independent of fdk: bytes and headers in, status and JSON out.
 
 Nothing escapes: known errors keep their code and status, anything else is logged with its
-traceback and answered as a generic internal error. One structured log line per invocation
+traceback and call id (`failure_line`, no request values) and answered as a generic internal
+error. One structured log line per invocation
 (call id, action, job id, run id, reused, duration), never a payload value.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import time
+import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +30,10 @@ from notebook_launcher.function.settings import KEYS, Settings
 logger = logging.getLogger("notebook_launcher.invocation")
 
 IDEMPOTENCY_HEADERS = ("idempotency-key", "opc-retry-token")
+# How much of an unexpected failure's traceback is logged: the innermost frames of each of
+# the first chained exceptions.
+MAX_FRAMES = 40
+MAX_CHAINED = 5
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,38 @@ def _idempotency_key(body_key: str | None, headers: Mapping[str, str]) -> str | 
     return None
 
 
+def failure_line(call_id: str, exc: BaseException) -> str:
+    """An unexpected failure as one JSON line: the call id, the exception's type and its
+    traceback (file, line, function and source line of each frame, every chained exception
+    included), and never its message or any local value, which may hold request values (an
+    OSError gives its errno name, which holds none).
+
+    The invocation logger prints a record's message bare (runtime_env), so the traceback is in
+    the message itself; one line keeps it one entry in OCI Logging, found by the call id."""
+    chain: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(chain) < MAX_CHAINED:
+        seen.add(id(current))
+        kind = type(current)
+        link: dict[str, Any] = {"exception": f"{kind.__module__}.{kind.__qualname__}"}
+        code = current.errno if isinstance(current, OSError) else None
+        if code is not None and code in errno.errorcode:
+            link["errno"] = errno.errorcode[code]
+        link["traceback"] = [
+            f"{frame.filename}:{frame.lineno} in {frame.name}: {(frame.line or '').strip()}"
+            for frame in traceback.extract_tb(current.__traceback__)[-MAX_FRAMES:]
+        ]
+        chain.append(link)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return json.dumps(
+        {"callId": call_id, "failure": "unexpected", "error": "InternalError", "chain": chain},
+        sort_keys=True,
+    )
+
+
 def invoke(invocation: Invocation) -> tuple[int, dict[str, Any]]:
     """Handle one invocation; returns the true HTTP status and the JSON body."""
     started = time.monotonic()
@@ -114,8 +153,8 @@ def invoke(invocation: Invocation) -> tuple[int, dict[str, Any]]:
             exc.opc_request_id = call_id
         body = exc.to_dict()
         record["error"] = exc.code
-    except Exception:
-        logger.exception("unexpected failure")
+    except Exception as exc:  # noqa: BLE001 (nothing escapes: logged with its traceback)
+        logger.error(failure_line(call_id, exc))
         status = 500
         body = {
             "error": {

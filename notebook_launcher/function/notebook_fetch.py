@@ -16,6 +16,7 @@ import json
 import logging
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,10 +95,37 @@ def _embedded(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> list[An
     return found
 
 
-def _resolve_checked(host: str, port: int, settings: Settings) -> str:
-    """Resolve host and return one address that passed the guard (all must pass)."""
+def _getaddrinfo_within(host: str, port: int, seconds: float) -> list[Any]:
+    """socket.getaddrinfo, waited for at most `seconds`: it takes no timeout of its own, and a
+    slow or unreachable resolver holds it for its own timeouts and attempts (often 5 s each,
+    per name server), past the invocation's deadline. A lookup still going is left to end on
+    its own in a daemon thread; the caller gets a refusal naming the host."""
+    found: list[Any] = []
+
+    def resolve() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # noqa: BLE001 (handed to the waiting caller)
+            found.append(exc)
+
+    worker = threading.Thread(target=resolve, name="nl-resolve", daemon=True)
+    worker.start()
+    worker.join(max(0.0, seconds))
+    if not found:
+        raise NotebookFetchError(
+            f"noteBook host {host[:80]!r} did not resolve within {max(0.0, seconds):.1f} s "
+            "(NL_FETCH_CONNECT_TIMEOUT, or the time left before the function's deadline)."
+        )
+    if isinstance(found[0], BaseException):
+        raise found[0]
+    return list(found[0])
+
+
+def _resolve_checked(host: str, port: int, settings: Settings, seconds: float) -> str:
+    """Resolve host within `seconds` and return one address that passed the guard (all must
+    pass)."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = _getaddrinfo_within(host, port, seconds)
     except (socket.gaierror, UnicodeError) as exc:
         raise NotebookFetchError(f"noteBook host {host!r} could not be resolved: {exc}") from None
     addresses = []
@@ -160,7 +188,8 @@ def fetch_url(
             raise NotebookFetchError("noteBook URL has no host.")
         _check_host(host, settings)
         port = port_given or (443 if scheme == "https" else 80)
-        address = _resolve_checked(host, port, settings)
+        resolve_timeout = min(settings.fetch_connect_timeout, deadline - time.monotonic())
+        address = _resolve_checked(host, port, settings, resolve_timeout)
         conn_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
         connect_timeout = min(settings.fetch_connect_timeout, deadline - time.monotonic())
         if connect_timeout <= 0:

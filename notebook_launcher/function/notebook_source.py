@@ -42,7 +42,7 @@ from notebook_launcher.function.errors import (
 )
 from notebook_launcher.function.notebook_fetch import ObjectReader, fetch_url
 from notebook_launcher.function.settings import Settings
-from notebook_launcher.oci_facts.archive_paths import link_target, member_problem
+from notebook_launcher.oci_facts.archive_paths import link_target, member_problem, shown_name
 from notebook_launcher.oci_facts.object_uri import ObjectUri
 
 logger = logging.getLogger(__name__)
@@ -161,11 +161,12 @@ class _Budget:
 
     def check_path(self, path: str) -> None:
         if problem := member_problem(path):
-            raise self.refuse(f"{path!r} is refused: {problem}.")
+            raise self.refuse(f"{shown_name(path)} is refused: {problem}.")
         depth = path.rstrip("/").count("/")
         if depth > self.limits.max_depth:
             raise self.refuse(
-                f"{path!r} is {depth} folders deep; NL_SOURCE_MAX_DEPTH is {self.limits.max_depth}."
+                f"{shown_name(path)} is {depth} folders deep; "
+                f"NL_SOURCE_MAX_DEPTH is {self.limits.max_depth}."
             )
 
     def add(self, path: str, size: int) -> None:
@@ -173,18 +174,19 @@ class _Budget:
         self.files += 1
         if self.files > self.limits.max_files:
             raise self.refuse(
-                f"more than {self.limits.max_files} files (at {path!r}); "
+                f"more than {self.limits.max_files} files (at {shown_name(path)}); "
                 f"NL_SOURCE_MAX_FILES is {self.limits.max_files}."
             )
         if size > self.limits.max_file_bytes:
             raise self.refuse(
-                f"{path!r} is {size} bytes; NL_SOURCE_MAX_FILE_BYTES is "
+                f"{shown_name(path)} is {size} bytes; NL_SOURCE_MAX_FILE_BYTES is "
                 f"{self.limits.max_file_bytes}."
             )
         self.bytes += size
         if self.bytes > self.limits.max_bytes:
             raise self.refuse(
-                f"the files add up to more than {self.limits.max_bytes} bytes (at {path!r}); "
+                f"the files add up to more than {self.limits.max_bytes} bytes "
+                f"(at {shown_name(path)}); "
                 f"NL_SOURCE_MAX_BYTES is {self.limits.max_bytes}."
             )
 
@@ -302,7 +304,7 @@ def _fetch_folder(
         relative = name[len(prefix) :]
         if deadline.remaining() < 1.0:
             raise budget.refuse(
-                f"no time left to fetch {relative!r} before the function's deadline "
+                f"no time left to fetch {shown_name(relative)} before the function's deadline "
                 f"({len(files)} of {len(listed)} files fetched)."
             )
         content = objects.read_object(
@@ -325,7 +327,7 @@ def _read_capped_object(
     except NotebookFetchError as exc:
         if "limit" in exc.message:
             raise NotebookFetchError(
-                f"noteBook archive {name!r} is larger than NL_SOURCE_MAX_BYTES "
+                f"noteBook archive {shown_name(name)} is larger than NL_SOURCE_MAX_BYTES "
                 f"({limits.max_bytes} bytes)."
             ) from None
         raise
@@ -357,13 +359,16 @@ def _resolve_links(
         while True:
             pointed = link_target(current, links[current]) if current in links else None
             if pointed is None:
-                raise budget.refuse(f"{name!r} is a link leaving the folder (to {target!r}).")
+                raise budget.refuse(
+                    f"{shown_name(name)} is a link leaving the folder (to {shown_name(target)})."
+                )
             if pointed in regular:
                 resolved[name] = pointed
                 break
             if pointed not in links or hops >= MAX_LINK_HOPS:
                 raise budget.refuse(
-                    f"{name!r} is a link to {target!r}, which is not a file of the archive."
+                    f"{shown_name(name)} is a link to {shown_name(target)}, "
+                    "which is not a file of the archive."
                 )
             current, hops = pointed, hops + 1
         budget.add(name, regular[resolved[name]])
@@ -398,7 +403,7 @@ class _Entries:
             return None
         self.budget.check_path(name)
         if name in self.seen:
-            raise self.budget.refuse(f"{name!r} appears twice.")
+            raise self.budget.refuse(f"{shown_name(name)} appears twice.")
         self.seen.add(name)
         return name
 
@@ -416,10 +421,12 @@ def _unzip(data: bytes, archive_name: str, limits: SourceLimits) -> dict[str, by
             kind = stat.S_IFMT(mode)  # 0: no Unix mode recorded (a plain file)
             if kind == stat.S_IFLNK:
                 if member.file_size > MAX_LINK_TARGET_BYTES:
-                    raise budget.refuse(f"{name!r} is a link with a too long target.")
+                    raise budget.refuse(f"{shown_name(name)} is a link with a too long target.")
                 entries.links[name] = archive.read(member).decode("utf-8", "replace")
             elif kind not in (0, stat.S_IFREG):
-                raise budget.refuse(f"{name!r} is not a file, a folder or a link; refused.")
+                raise budget.refuse(
+                    f"{shown_name(name)} is not a file, a folder or a link; refused."
+                )
             else:
                 budget.add(name, member.file_size)  # declared sizes, before any is read
                 entries.regular[name] = member.file_size
@@ -430,7 +437,7 @@ def _unzip(data: bytes, archive_name: str, limits: SourceLimits) -> dict[str, by
             with archive.open(member) as entry:
                 content = entry.read(member.file_size + 1)  # never past the declared size
             if len(content) != member.file_size:
-                raise budget.refuse(f"{name!r} does not hold the size it declares.")
+                raise budget.refuse(f"{shown_name(name)} does not hold the size it declares.")
             files[name] = content
     files.update({name: files[target] for name, target in resolved.items()})
     return files
@@ -472,14 +479,16 @@ def _untar(data: bytes, archive_name: str, limits: SourceLimits) -> dict[str, by
                 # A hard link names another entry by its path in the archive.
                 target = _entry_name(member.linkname, False)
                 if target is None or member_problem(target):
-                    raise budget.refuse(f"{name!r} is a link leaving the folder.")
+                    raise budget.refuse(f"{shown_name(name)} is a link leaving the folder.")
                 entries.links[name] = posixpath.relpath(target, posixpath.dirname(name) or ".")
             elif member.isreg():
                 budget.add(name, member.size)
                 entries.regular[name] = member.size
                 members[name] = member
             else:
-                raise budget.refuse(f"{name!r} is not a file, a folder or a link; refused.")
+                raise budget.refuse(
+                    f"{shown_name(name)} is not a file, a folder or a link; refused."
+                )
         resolved = _resolve_links(budget, entries.regular, entries.links)
         files: dict[str, bytes] = {}
         for name, member in members.items():
@@ -529,7 +538,9 @@ def _read_local_folder(root: Path, limits: SourceLimits) -> dict[str, bytes]:
                 budget.add(relative, info.st_size)
                 regular[relative] = info.st_size
             else:
-                raise budget.refuse(f"{relative!r} is not a file, a folder or a link; refused.")
+                raise budget.refuse(
+                    f"{shown_name(relative)} is not a file, a folder or a link; refused."
+                )
         resolved = _resolve_links(budget, regular, links)
         files = {name: (top / name).read_bytes() for name in regular}
     except OSError as exc:

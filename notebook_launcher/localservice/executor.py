@@ -48,7 +48,7 @@ from notebook_launcher.localservice.identity.session_tokens import issue_resourc
 from notebook_launcher.localservice.layout import DataDir
 from notebook_launcher.localservice.runenv import RunRuntime
 from notebook_launcher.localservice.store import JOB_RUNS, JOBS, PROJECTS, Record, Store
-from notebook_launcher.oci_facts.archive_paths import member_problem
+from notebook_launcher.oci_facts.archive_paths import member_problem, shown_name
 
 logger = logging.getLogger(__name__)
 
@@ -478,7 +478,7 @@ def _check_members(
         # The rule the function applies to a caller's folder or archive, then the file
         # system's own answer.
         if member_problem(name) or not (root / name).resolve().is_relative_to(root):
-            raise RunSetupError(f"the artifact holds an unsafe path {name!r}.")
+            raise RunSetupError(f"the artifact holds an unsafe path {shown_name(name)}.")
 
 
 def _unzip(artifact: Path, destination: Path, max_bytes: int, max_entries: int) -> None:

@@ -14,7 +14,6 @@ sources but inline styles and data: images, and the run page embeds it in an
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from notebook_launcher.localservice import lifecycle, validation
 from notebook_launcher.localservice.errors import NotFoundError, ServiceError
 from notebook_launcher.localservice.ui import sources
 from notebook_launcher.localservice.ui.auth import CSRF_FIELD, TOKEN_PARAMETER, ConsoleAuth
+from notebook_launcher.localservice.ui.redacted import redacted_json, redacted_value
 from notebook_launcher.localservice.ui.sources import ConsoleSources, RunFilter
 from notebook_launcher.oci_facts.states import (
     JOB_RUN_TERMINAL_STATES,
@@ -231,28 +231,6 @@ def schedule_summary(schedule: dict[str, Any], made: list[tuple[str, Any]]) -> d
     }
 
 
-def schedule_action(schedule: dict[str, Any]) -> dict[str, Any]:
-    """The schedule's action as shown: every environment variable through the redaction."""
-    details = dict((schedule.get("action") or {}).get("actionDetails") or {})
-    for key in ("createJobRunDetails", "createPipelineRunDetails"):
-        if isinstance(details.get(key), dict):
-            details[key] = _redacted_request(details[key])
-    return {**(schedule.get("action") or {}), "actionDetails": details}
-
-
-def _redacted_request(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            key: sources.redacted_environment(item)
-            if key == "environmentVariables"
-            else _redacted_request(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_redacted_request(item) for item in value]
-    return value
-
-
 class Console:
     """The console app for one service: its routes, templates and guard."""
 
@@ -394,7 +372,7 @@ class Console:
             timeline=timeline(run),
             parameters=sources.parameters(environment),
             variables=sorted(
-                (name, sources.redacted_value(name, value))
+                (name, redacted_value(name, value))
                 for name, value in (
                     (run.get("jobConfigurationOverrideDetails") or {}).get("environmentVariables")
                     or {}
@@ -454,11 +432,11 @@ class Console:
             raise NotFoundError()
         config = job.get("jobConfigurationDetails") or {}
         variables = sorted(
-            (name, sources.redacted_value(name, value))
+            (name, redacted_value(name, value))
             for name, value in (config.get("environmentVariables") or {}).items()
         )
         runs = [run_summary(r, {}) for r in self.sources.runs_of_job(str(job["id"]))]
-        definition = json.dumps(
+        definition = redacted_json(
             {
                 key: job.get(key)
                 for key in (
@@ -467,8 +445,7 @@ class Console:
                     "freeformTags",
                     "definedTags",
                 )
-            },
-            indent=2,
+            }
         )
         return self._page(
             request,
@@ -543,14 +520,13 @@ class Console:
             schedule=schedule,
             summary=schedule_summary(schedule, made),
             made=[made_summary(kind, run) for kind, run in made],
-            definition=json.dumps(
+            definition=redacted_json(
                 {
                     "trigger": schedule.get("trigger"),
-                    "action": schedule_action(schedule),
+                    "action": schedule.get("action"),
                     "logDetails": schedule.get("logDetails"),
                     "freeformTags": schedule.get("freeformTags"),
-                },
-                indent=2,
+                }
             ),
         )
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from notebook_launcher.artifact.redaction import looks_secret
+from notebook_launcher.artifact.redaction import redact
 from notebook_launcher.artifact.run_report_writer import (
     PARAMETERS_ENV,
     REPORT_FILE,
@@ -39,6 +39,7 @@ from notebook_launcher.localservice.store import (
     Record,
     Store,
 )
+from notebook_launcher.localservice.ui.redacted import redacted_value
 from notebook_launcher.oci_facts.object_uri import OCI_URI_RE
 from notebook_launcher.oci_facts.states import PipelineRunState, PipelineState, ScheduleState
 
@@ -47,31 +48,8 @@ LOG_TAIL_BYTES = 64 * 1024
 REPORT_MAX_BYTES = 8 * 1024 * 1024
 NOTEBOOK_MAX_BYTES = 50 * 1024 * 1024
 MAX_LISTED_FILES = 1000
-REDACTED = "<redacted>"
 _RUN_ID_PLACEHOLDERS = ("${JOB_RUN_OCID}", "$JOB_RUN_OCID")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def redacted_value(name: str, value: object) -> str:
-    """How a parameter or variable value is shown: the one place secrets are hidden."""
-    if looks_secret(name):
-        return REDACTED
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def redacted_environment(variables: object) -> dict[str, str]:
-    """Environment variables as shown: each value through `redacted_value`, and the notebook
-    parameters' JSON rebuilt from its values shown the same way (a secret-looking parameter
-    inside it is redacted too)."""
-    if not isinstance(variables, dict):
-        return {}
-    shown: dict[str, str] = {}
-    for name, value in sorted(variables.items()):
-        if name == PARAMETERS_ENV:
-            shown[name] = json.dumps(dict(parameters({PARAMETERS_ENV: str(value)})))
-        else:
-            shown[str(name)] = redacted_value(str(name), value)
-    return shown
 
 
 @dataclass(frozen=True)
@@ -436,7 +414,11 @@ class ConsoleSources:
                     result.outputs.append(
                         (
                             str(entry.get("name")),
-                            json.dumps(entry["value"], ensure_ascii=False, indent=1),
+                            json.dumps(
+                                redact(entry["value"], entry.get("name")),
+                                ensure_ascii=False,
+                                indent=1,
+                            ),
                         )
                     )
         elif executed is not None:

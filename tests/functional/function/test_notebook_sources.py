@@ -303,6 +303,16 @@ def _zip_with(name: str, content: bytes = b"x", mode: int | None = None) -> byte
             as_tar_gz({"report.ipynb": _notebook()}, [_link("up", "../../secret")]),
             "'up' is a link leaving the folder",
         ),
+        (
+            "long-name.tar.gz",
+            as_tar_gz({"report.ipynb": _notebook(), "n" * 100_000: b"x"}),
+            f"'{'n' * 40}...' is refused: a path longer than 1024 bytes",
+        ),
+        (
+            "long-segment.zip",
+            _zip_with(f"data/{'s' * 256}.csv"),
+            f"'data/{'s' * 35}...' is refused: a path segment longer than 255 bytes",
+        ),
     ],
 )
 def test_an_unsafe_archive_is_refused(

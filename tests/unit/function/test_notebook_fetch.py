@@ -223,3 +223,33 @@ def test_the_invocation_deadline_bounds_the_fetch(server: str) -> None:
     with pytest.raises(NotebookFetchError, match="timed out"):
         fetch_notebook(f"{server}/drip", LOCAL, None, Deadline.after(1.0))
     assert time.monotonic() - started < 3.0
+
+
+def test_a_resolver_that_does_not_answer_is_cut_off_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """getaddrinfo takes no timeout: a silent name server (here a resolver that answers only
+    once released) must not hold the invocation past its deadline."""
+    import socket
+
+    from notebook_launcher.function.deadline import Deadline
+
+    released = threading.Event()
+    asked: list[str] = []
+
+    def silent_resolver(host: str, port: object, *args: object, **kwargs: object) -> object:
+        asked.append(host)
+        released.wait(120)
+        raise socket.gaierror(socket.EAI_AGAIN, "released by the test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", silent_resolver)
+    try:
+        with pytest.raises(NotebookFetchError, match="did not resolve within") as refused:
+            fetch_notebook(
+                "https://slow-dns.example.com/n.ipynb", Settings(), None, Deadline.after(0.5)
+            )
+        # Refused while the lookup was still waiting for its answer.
+        assert asked == ["slow-dns.example.com"] and not released.is_set()
+        assert "'slow-dns.example.com'" in str(refused.value)
+    finally:
+        released.set()

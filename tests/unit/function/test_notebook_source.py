@@ -12,7 +12,7 @@ from notebook_launcher.function.errors import InvalidRequestError, NotebookFetch
 from notebook_launcher.function.notebook_source import SourceLimits, _unpack, folder_name
 from notebook_launcher.function.request import parse_request
 from notebook_launcher.function.settings import Settings
-from notebook_launcher.oci_facts.archive_paths import link_target, member_problem
+from notebook_launcher.oci_facts.archive_paths import link_target, member_problem, shown_name
 
 LIMITS = SourceLimits(max_files=10, max_bytes=1000, max_file_bytes=600, max_depth=2)
 SETTINGS = Settings(
@@ -35,6 +35,9 @@ SETTINGS = Settings(
         ("a/./b", "'.'"),
         ("a\nb", "control"),
         ("", "empty"),
+        ("n" * 100_000, "a path longer than 1024 bytes"),
+        (f"data/{'s' * 256}", "a path segment longer than 255 bytes"),
+        (f"{'é' * 128}.txt", "a path segment longer than 255 bytes"),  # 260 bytes in UTF-8
     ],
 )
 def test_unsafe_member_names(name: str, problem: str) -> None:
@@ -42,7 +45,10 @@ def test_unsafe_member_names(name: str, problem: str) -> None:
     assert found is not None and problem in found
 
 
-@pytest.mark.parametrize("name", ["report.ipynb", "./report.ipynb", "data/x.csv", "data/"])
+@pytest.mark.parametrize(
+    "name",
+    ["report.ipynb", "./report.ipynb", "data/x.csv", "data/", "s" * 255, "/".join(["d" * 200] * 5)],
+)
 def test_safe_member_names(name: str) -> None:
     assert member_problem(name) is None
 
@@ -137,3 +143,22 @@ def test_notebook_path_is_checked_and_only_for_a_folder_or_archive() -> None:
     )
     parsed = parse_request(b'{"noteBook": "oci://b@n/a.zip", "notebookPath": "x.ipynb"}', SETTINGS)
     assert parsed.notebookPath == "x.ipynb"
+
+
+def test_a_tar_gz_entry_with_a_100000_character_name_is_refused_naming_it_truncated() -> None:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        info = tarfile.TarInfo("n" * 100_000)  # a PAX header carries the long name
+        info.size = 1
+        archive.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(NotebookFetchError) as refused:
+        _unpack(out.getvalue(), "long.tar.gz", SourceLimits(10, 1_000_000, 1000, 2))
+    message = str(refused.value)
+    assert f"'{'n' * 40}...' is refused: a path longer than 1024 bytes" in message
+    assert len(message) < 200
+
+
+def test_a_refusal_quotes_a_long_name_cut_and_a_short_one_whole() -> None:
+    assert shown_name("report.ipynb") == "'report.ipynb'"
+    assert shown_name("x" * 43) == repr("x" * 43)
+    assert shown_name("x" * 44) == repr("x" * 40 + "...")
