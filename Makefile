@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= .local-ds
 PORT ?= 8765
 
-.PHONY: install check test test-unit test-functional demo serve bench screenshots clean
+.PHONY: install check test test-unit test-functional demo serve bench bench-publish screenshots clean
 
 install: $(STAMP)
 
@@ -14,9 +14,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# uv resolves and installs the same pins in seconds where pip's resolver takes minutes
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.9.5
-	# --compile-bytecode: as pip does; else the first import under pytest (warnings as errors)
-	# compiles ADS sources whose invalid escapes warn, and the import fails
+	# --compile-bytecode: uv writes no .pyc by default (and PYTHONDONTWRITEBYTECODE may forbid
+	# writing them later), so every new process would compile oci, pydantic and ADS from source
 	$(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) -r requirements-dev.txt
+	# and the project's own modules, as a function image should ship them
+	$(PY) -m compileall -q notebook_launcher func.py
 	# the browser the console's tests drive (Debian's; Playwright downloads nothing)
 	command -v chromium || (apt-get update && apt-get install -y chromium) \
 		|| echo "chromium could not be installed: the console's browser tests will be skipped"
@@ -47,6 +49,12 @@ bench: $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.pipelines --execute
 	$(PY) -m bench.schedule_rules
+
+# `make bench` writes its run to .bench/ (untracked); publishing its figures is a deliberate step.
+BENCH_PUBLISHED := latest.md latest.json launch.png pipelines.json
+bench-publish:
+	for f in $(BENCH_PUBLISHED); do test -f .bench/$$f || { echo "no .bench/$$f: run make bench first"; exit 1; }; done
+	for f in $(BENCH_PUBLISHED); do cp .bench/$$f bench/results/$$f; done
 
 screenshots: $(STAMP)
 	$(PY) -m tests.functional.ui.screenshots docs

@@ -22,6 +22,10 @@ from pathlib import Path
 from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# Where `make bench` writes a run (untracked: .gitignore), and the published figures that
+# `make bench-publish` copies a run to, deliberately (README links them).
+RUN_RESULTS = ROOT / ".bench"
+PUBLISHED_RESULTS = ROOT / "bench" / "results"
 RESULT_PREFIX = b"BENCH "
 # Variables that would make a child look at a real tenancy or a notebook session.
 SCRUBBED_PREFIXES = ("OCI_", "NB_SESSION_")

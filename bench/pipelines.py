@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.launch_parent import ROOT
+from bench.launch_parent import ROOT, RUN_RESULTS
 from notebook_launcher.local_profile import local_function_config, service_namespace
 from notebook_launcher.localservice.embedded import EmbeddedService
 from tests.functional.fn_client import FunctionClient
@@ -31,7 +31,7 @@ from tests.functional.fn_client import FunctionClient
 NOTEBOOK = ROOT / "tests" / "fixtures" / "notebooks" / "region_step.ipynb"
 BLOCKER_NOTEBOOK = ROOT / "tests" / "fixtures" / "notebooks" / "sleeps.ipynb"
 WIDTHS = (1, 10, 100)
-RESULTS = ROOT / "bench" / "results" / "pipelines.json"
+RESULTS = RUN_RESULTS / "pipelines.json"  # untracked; `make bench-publish` copies it
 DATA_SCIENCE_PREFIXES = ("List", "Get", "Create", "Cancel", "Delete")
 OBJECT_STORAGE = frozenset({"GetNamespace", "PutObject", "HeadObject", "GetObject", "ListObjects"})
 
@@ -162,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.execute:
         result["execution"] = execution_side(args.concurrency)
         print(json.dumps(result["execution"]), file=sys.stderr)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     ok = all(row["pipelineCalls"] == result["launch"]["rows"][0]["pipelineCalls"]

@@ -1,4 +1,4 @@
-"""`python -m bench.run [--quick] [--out bench/results]`: the benchmarks of issue 5.
+"""`python -m bench.run [--quick] [--out .bench]`: the benchmarks of issue 5.
 
 1. Launch: ours (reuse and create paths) against the single-shot ADS baseline, cold process
    and warm, on one local service (bench/launch.py).
@@ -8,7 +8,10 @@
    (bench/paging.py; issue 10).
 
 Prints rich tables and writes `<out>/latest.md`, `<out>/latest.json` and
-`<out>/launch.png`. Everything talks to local services on 127.0.0.1 only, every loop is
+`<out>/launch.png` (`.bench/`, untracked: a run leaves the checkout clean; `make bench-publish`
+copies a run to the published figures in `bench/results/`). It says whether the environment
+has bytecode: without .pyc every cold process compiles oci, pydantic and ADS from source.
+Everything talks to local services on 127.0.0.1 only, every loop is
 bounded in count and time, and every process the benchmark starts is stopped by it.
 """
 
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.launch import LaunchResults, run_launch_benchmark
-from bench.launch_parent import ROOT
+from bench.launch_parent import ROOT, RUN_RESULTS
 from bench.paging import PagingResults, paging_table, run_paging_benchmark
 from bench.report import (
     Table,
@@ -113,7 +116,36 @@ def machine_meta(mode: str, plan: Plan) -> dict[str, Any]:
         "commit": _git("rev-parse", "--short", "HEAD"),
         "uncommittedOutsideBench": _tree_changes(),
         "loadAverageStart": [round(x, 2) for x in os.getloadavg()],
+        "bytecode": _bytecode(),
     }
+
+
+def _bytecode() -> dict[str, Any]:
+    """Whether the packages a cold launch imports have .pyc files beside their sources, and
+    whether this process may write them (PYTHONDONTWRITEBYTECODE)."""
+    import importlib.util
+
+    present: dict[str, bool] = {}
+    for name in ("oci", "pydantic", "ads", "fdk", "notebook_launcher"):
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        present[name] = (
+            origin is not None and Path(importlib.util.cache_from_source(origin)).is_file()
+        )
+    return {"compiled": present, "dontWriteBytecode": bool(sys.flags.dont_write_bytecode)}
+
+
+def _bytecode_line(meta: dict[str, Any]) -> str:
+    info = meta.get("bytecode") or {}
+    compiled = info.get("compiled") or {}
+    missing = sorted(name for name, ok in compiled.items() if not ok)
+    writes = "not written" if info.get("dontWriteBytecode") else "written on import"
+    if not missing:
+        return f"Bytecode: .pyc present for {', '.join(sorted(compiled))} (new .pyc {writes})"
+    return (
+        f"WARNING: no bytecode for {', '.join(missing)} (new .pyc {writes}): cold figures "
+        "include compiling from source; `make install` compiles it (uv --compile-bytecode)"
+    )
 
 
 def header_lines(meta: dict[str, Any]) -> list[str]:
@@ -121,6 +153,7 @@ def header_lines(meta: dict[str, Any]) -> list[str]:
         f"Date: {meta['date']} ({meta['mode']} run, {meta.get('elapsedSeconds', 0):.0f} s)",
         f"Machine: {meta['uname']}; {meta['nproc']} cores ({meta['cpu']}), {meta['memory']}",
         f"Python: {meta['python']}",
+        _bytecode_line(meta),
         f"Commit: {meta['commit']}"
         + (
             f" (HEAD moved to {meta['commitEnd']} during the run)"
@@ -157,7 +190,7 @@ def render_markdown(meta: dict[str, Any], tables: list[Table], chart: bool) -> s
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer runs, 5 s polling (smoke)")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--out", type=Path, default=RUN_RESULTS)
     parser.add_argument(
         "--only",
         choices=("launch", "service", "paging"),

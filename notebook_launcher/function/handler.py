@@ -26,6 +26,7 @@ from notebook_launcher.function.pipeline_launcher import PipelineLauncher
 from notebook_launcher.function.pipeline_request import parse_any
 from notebook_launcher.function.request import RETRY_TOKEN_RE, LaunchRequest
 from notebook_launcher.function.settings import KEYS, Settings
+from notebook_launcher.function.warm_memory import WarmMemory
 
 logger = logging.getLogger("notebook_launcher.invocation")
 
@@ -54,6 +55,8 @@ class _Warm:
     key: tuple[tuple[str, str], ...] | None = None
     settings: Settings | None = None
     edge: OciEdge | None = None
+    # Job ids by digest, for this configuration only (started afresh with the edge).
+    memory: WarmMemory = field(default_factory=WarmMemory)
 
 
 _warm = _Warm()
@@ -63,6 +66,7 @@ def _settings_and_edge(config: Mapping[str, str]) -> tuple[Settings, OciEdge | N
     key = tuple(sorted((k, v) for k, v in config.items() if k in KEYS or k.startswith("OCI_")))
     if _warm.key != key or _warm.settings is None:
         _warm.key, _warm.settings, _warm.edge = key, Settings.from_config(config), None
+        _warm.memory = WarmMemory()
     return _warm.settings, _warm.edge
 
 
@@ -136,7 +140,7 @@ def invoke(invocation: Invocation) -> tuple[int, dict[str, Any]]:
         edge = _edge(settings, invocation.config)
         edge.calls = []
         if isinstance(request, LaunchRequest):
-            outcome = Launcher(settings, edge).handle(request, deadline, key)
+            outcome = Launcher(settings, edge, memory=_warm.memory).handle(request, deadline, key)
         else:  # a pipeline launch, or an action on a pipeline run
             outcome = PipelineLauncher(settings, edge).handle(request, deadline, key)
         record.update(

@@ -1,7 +1,9 @@
 """The launch, status and cancel actions: validate → fetch → digest → find or build → run.
 
 The reuse path (an ACTIVE job already carries the digest) is ListJobs + CreateJobRun and
-never imports ADS; the create path adds CreateJob and CreateJobArtifact, sent with retry
+never imports ADS; in a warm instance that remembers the job (`function.warm_memory`) it is
+CreateJobRun alone, falling back to the lookup when the remembered job no longer runs. The
+create path adds CreateJob and CreateJobArtifact, sent with retry
 tokens derived from the job itself (its digest and exact bodies), so concurrent first
 launches converge on one job whatever their idempotency keys. A job whose artifact upload
 fails is deleted, and the next creation of a digest deletes its jobs left half-made
@@ -39,6 +41,8 @@ from notebook_launcher.function.errors import (
     FieldProblem,
     InvalidRequestError,
     LauncherError,
+    NotFoundError,
+    RetryTokenInvalidatedError,
     ServiceUnavailableError,
 )
 from notebook_launcher.function.job_creation import JobCreation
@@ -61,6 +65,7 @@ from notebook_launcher.function.request import LaunchRequest
 from notebook_launcher.function.run_report import report_for_run
 from notebook_launcher.function.schedule_request import SCHEDULE_ACTIONS
 from notebook_launcher.function.settings import Settings
+from notebook_launcher.function.warm_memory import MemoryKey, WarmMemory
 from notebook_launcher.oci_facts.states import JOB_RUN_CANCELABLE_STATES, JobRunState, JobState
 
 logger = logging.getLogger(__name__)
@@ -142,12 +147,18 @@ class Launcher:
     """Carries out one request against Data Science through the edge."""
 
     def __init__(
-        self, settings: Settings, edge: OciEdge, datascience: DataSciencePort | None = None
+        self,
+        settings: Settings,
+        edge: OciEdge,
+        datascience: DataSciencePort | None = None,
+        memory: WarmMemory | None = None,
     ) -> None:
         self.settings = settings
         self.edge = edge  # auth for ADS, and Object Storage reads
         # The port: every Data Science call goes through it (the edge, unless another is given).
         self.datascience: DataSciencePort = edge if datascience is None else datascience
+        # The warm instance's job ids by digest (None: every launch looks its job up).
+        self.memory = memory
 
     # -- actions --------------------------------------------------------------------------
 
@@ -185,10 +196,49 @@ class Launcher:
     ) -> Outcome:
         if request.dryRun:
             return self.preview(request, deadline, idempotency_key)
-        job = self.find_or_create_job(request, deadline, idempotency_key)
+        if request.jobId or not request.reuseJob or self.memory is None:
+            job = self.find_or_create_job(request, deadline, idempotency_key)
+            return self._run_target(job, request, idempotency_key, deadline)
+        content, spec = self.prepare_job(request, deadline)
+        remembered = self.memory.get(self._memory_key(spec))
+        failure: LauncherError | None = None
+        if remembered is not None:
+            try:
+                target = _spec_target(spec, remembered, reused=True)
+                return self._run_target(target, request, idempotency_key, deadline)
+            except RetryTokenInvalidatedError:
+                raise
+            except (NotFoundError, ConflictError, InvalidRequestError) as exc:
+                # Deleted (404, or 400 RelatedResourceNotAuthorizedOrNotFound) or no longer
+                # ACTIVE (409 IncorrectState): forget it and look the job up, as a cold launch.
+                self.memory.forget(self._memory_key(spec))
+                failure = exc
+                logger.info("remembered job %s refused the run: looking it up", remembered)
+        job_id, reused = self.job_for_spec(spec, content, True, idempotency_key, deadline)
+        if failure is not None and job_id == remembered:
+            raise failure  # the job still runs: the refusal was about the run itself
+        target = _spec_target(spec, job_id, reused)
+        return self._run_target(target, request, idempotency_key, deadline)
+
+    def _run_target(
+        self,
+        job: JobTarget,
+        request: LaunchRequest,
+        idempotency_key: str | None,
+        deadline: Deadline,
+    ) -> Outcome:
         run_spec = resolve_run(request, self.settings, job.run_name_base, idempotency_key, _now())
         target = (job.job_id, job.project_id, job.compartment_id)
         return self._run(target, run_spec, job.output_uri, job.reused, deadline)
+
+    def _memory_key(self, spec: JobSpec) -> MemoryKey:
+        return MemoryKey(
+            "job",
+            self.datascience.endpoint,
+            spec.compartment_id,
+            spec.project_id,
+            spec.digest(),
+        )
 
     def preview(
         self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
@@ -226,9 +276,7 @@ class Launcher:
         job_id, reused = self.job_for_spec(
             spec, content, request.reuseJob, idempotency_key, deadline
         )
-        return JobTarget(
-            job_id, spec.project_id, spec.compartment_id, spec.job_name, spec.output_uri, reused
-        )
+        return _spec_target(spec, job_id, reused)
 
     def prepare_job(
         self, request: LaunchRequest, deadline: Deadline
@@ -249,14 +297,21 @@ class Launcher:
         idempotency_key: str | None,
         deadline: Deadline,
     ) -> tuple[str, bool]:
-        """(job id, reused): the oldest ACTIVE job with spec's digest, else a new one."""
+        """(job id, reused): the oldest ACTIVE job with spec's digest, else a new one. With
+        reuse, the warm memory (if any) remembers it for the next launch of the digest."""
         listed = self._jobs_with_digest(spec, deadline) if reuse else []
         active = [job for job in listed if job.lifecycle_state == JobState.ACTIVE]
         if active:
-            return _oldest(active).id, True
-        job_id = self._create_job(spec, content, idempotency_key, reuse, deadline)
-        self._delete_stale_half_made_jobs(listed, job_id, deadline)
-        return job_id, False
+            job_id, reused = _oldest(active).id, True
+        else:
+            job_id, reused = (
+                self._create_job(spec, content, idempotency_key, reuse, deadline),
+                False,
+            )
+            self._delete_stale_half_made_jobs(listed, job_id, deadline)
+        if reuse and self.memory is not None:
+            self.memory.remember(self._memory_key(spec), job_id)
+        return job_id, reused
 
     @staticmethod
     def _check_parameters_fit(request: LaunchRequest, job: Job) -> None:
@@ -461,6 +516,12 @@ class Launcher:
         if (manifest := content.manifest()) is not None:
             body["source"] = manifest
         return body
+
+
+def _spec_target(spec: JobSpec, job_id: str, reused: bool) -> JobTarget:
+    return JobTarget(
+        job_id, spec.project_id, spec.compartment_id, spec.job_name, spec.output_uri, reused
+    )
 
 
 def _oldest(jobs: Iterable[Job]) -> Job:

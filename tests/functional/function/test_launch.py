@@ -9,7 +9,16 @@ from typing import Any
 
 import pytest
 
+from notebook_launcher.localservice.datascience.urls import OPERATIONS
 from tests.functional.function.conftest import EXAMPLES, FunctionUnderTest, count_runs, notebook
+
+DATASCIENCE_OPERATIONS = frozenset(op.name for op in OPERATIONS)
+
+
+def datascience_calls(stats: dict[str, int]) -> dict[str, int]:
+    """The Data Science operations among the service's statistics (runs still executing may
+    write to Object Storage meanwhile)."""
+    return {op: n for op, n in stats.items() if op in DATASCIENCE_OPERATIONS and n}
 
 
 def unique_job() -> str:
@@ -57,10 +66,27 @@ def test_reuse_second_launch_is_a_single_create_job_run(fn: FunctionUnderTest) -
     second = fn.launch({**body, "parameters": {"count": 2}})
     stats = fn.service.stats()
     assert second["jobId"] == first["jobId"] and second["jobReused"] is True
-    assert stats.get("CreateJobRun") == 1
-    assert not stats.get("CreateJob") and not stats.get("CreateJobArtifact")
-    assert sum(stats.values()) <= 2  # ListJobs + CreateJobRun
+    # The warm instance remembers the job it created: no ListJobs, one Data Science call.
+    assert datascience_calls(stats) == {"CreateJobRun": 1}, stats
     assert fn.wait(second["id"]).lifecycle_state == "SUCCEEDED"
+
+
+def test_a_job_deleted_between_two_warm_launches_is_looked_up_again(fn: FunctionUnderTest) -> None:
+    body = {"noteBook": notebook("typed_params.ipynb"), "jobName": unique_job()}
+    first = fn.launch(body)
+    fn.wait(first["id"])
+    fn.service.datascience_client().delete_job(first["jobId"], delete_related_job_runs=True)
+    fn.service.reset_stats()
+    second = fn.launch(body)
+    stats = datascience_calls(fn.service.stats())
+    # CreateJobRun on the remembered job is refused; the lookup finds no ACTIVE job: a new one
+    # (its first CreateJob replays the deleted job by retry token, the second makes the job).
+    assert second["jobId"] != first["jobId"] and second["jobReused"] is False
+    assert (stats["CreateJobRun"], stats["ListJobs"], stats["CreateJob"]) == (2, 1, 2), stats
+    fn.service.reset_stats()
+    third = fn.launch(body)
+    assert third["jobId"] == second["jobId"]
+    assert datascience_calls(fn.service.stats()) == {"CreateJobRun": 1}
 
 
 def test_create_path_uses_at_most_four_calls(fn: FunctionUnderTest) -> None:

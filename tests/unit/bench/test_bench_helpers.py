@@ -58,3 +58,23 @@ def test_markdown_table_escapes_pipes() -> None:
 
 def test_peak_rss_is_this_process_size() -> None:
     assert 1_000 < peak_rss_kb() < 10_000_000
+
+
+def test_the_bench_says_whether_the_environment_has_bytecode() -> None:
+    from bench.run import _bytecode, _bytecode_line
+
+    info = _bytecode()
+    assert set(info["compiled"]) == {"oci", "pydantic", "ads", "fdk", "notebook_launcher"}
+    with_pyc = {"bytecode": {"compiled": {"oci": True}, "dontWriteBytecode": True}}
+    assert _bytecode_line(with_pyc).startswith("Bytecode: .pyc present for oci")
+    without = {"bytecode": {"compiled": {"oci": True, "ads": False}, "dontWriteBytecode": True}}
+    assert _bytecode_line(without).startswith("WARNING: no bytecode for ads")
+
+
+def test_a_bench_run_writes_outside_the_tracked_tree() -> None:
+    from bench.launch_parent import PUBLISHED_RESULTS, ROOT, RUN_RESULTS
+    from bench.pipelines import RESULTS
+
+    assert RUN_RESULTS == ROOT / ".bench" and RESULTS.parent == RUN_RESULTS
+    assert ".bench/" in (ROOT / ".gitignore").read_text()
+    assert PUBLISHED_RESULTS != RUN_RESULTS

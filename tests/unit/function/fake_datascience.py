@@ -7,6 +7,9 @@
   ConflictError, an upload to a deleted job a NotFoundError. Deleted jobs stay visible as
   DELETED. Every change gives the job a new etag; DeleteJob with an old etag is a
   ConflictError (412 NoEtagMatch).
+- CreateJobRun on a missing or DELETED job is an InvalidRequestError (400
+  RelatedResourceNotAuthorizedOrNotFound), on a job in another state a ConflictError (409
+  IncorrectState), as the local service answers.
 - CancelJobRun: an ACCEPTED run is CANCELED at once, an IN_PROGRESS or NEEDS_ATTENTION one
   goes CANCELING; any other is a ConflictError (409 IncorrectState).
 
@@ -29,6 +32,7 @@ from notebook_launcher.function.datascience_port import Job, JobPage, JobQuery, 
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import (
     ConflictError,
+    InvalidRequestError,
     LauncherError,
     NotFoundError,
     RetryTokenInvalidatedError,
@@ -196,8 +200,13 @@ class FakeDataScience:
         if replayed:
             return cast(JobRun, answer)
         job = self.jobs.get(run.job_id)
-        if job is None or job.lifecycle_state != JobState.ACTIVE:
-            raise ConflictError(f"job {run.job_id} is not ACTIVE")
+        if job is None or job.lifecycle_state == JobState.DELETED:
+            # As Data Science and the local service answer a body naming a missing job.
+            raise InvalidRequestError(
+                f"RelatedResourceNotAuthorizedOrNotFound: jobId {run.job_id} does not exist"
+            )
+        if job.lifecycle_state != JobState.ACTIVE:
+            raise ConflictError(f"IncorrectState: job {run.job_id} is not ACTIVE")
         created = JobRun(
             id=self._new_id("datasciencejobrun"),
             job_id=run.job_id,
