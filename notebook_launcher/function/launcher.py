@@ -56,8 +56,9 @@ from notebook_launcher.function.job_spec import (
 from notebook_launcher.function.notebook_fetch import fetch_notebook, validate_notebook
 from notebook_launcher.function.notebook_source import fetch_source, is_source
 from notebook_launcher.function.oci_edge import OciEdge
+from notebook_launcher.function.parameter_names import is_strict, parameter_findings
 from notebook_launcher.function.parameters import prepare_notebook
-from notebook_launcher.function.request import LaunchRequest
+from notebook_launcher.function.request import LaunchRequest, raise_problems
 from notebook_launcher.function.run_report import report_for_run
 from notebook_launcher.function.schedule_request import SCHEDULE_ACTIONS
 from notebook_launcher.function.settings import Settings
@@ -95,6 +96,7 @@ class JobTarget:
     run_name_base: str  # the job's name, that run names start with
     output_uri: str | None  # the job's OUTPUT_URI (with ${JOB_RUN_OCID} for per-run folders)
     reused: bool
+    warnings: tuple[dict[str, Any], ...] = ()  # about the parameters (parameter_names)
 
 
 def _now() -> str:
@@ -188,7 +190,10 @@ class Launcher:
         job = self.find_or_create_job(request, deadline, idempotency_key)
         run_spec = resolve_run(request, self.settings, job.run_name_base, idempotency_key, _now())
         target = (job.job_id, job.project_id, job.compartment_id)
-        return self._run(target, run_spec, job.output_uri, job.reused, deadline)
+        outcome = self._run(target, run_spec, job.output_uri, job.reused, deadline)
+        if job.warnings:
+            outcome.body["warnings"] = list(job.warnings)
+        return outcome
 
     def preview(
         self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
@@ -205,8 +210,12 @@ class Launcher:
                 job_id=job.id,
             )
         content, spec = self.prepare_job(request, deadline)
+        warnings = self.parameter_warnings(request, content)
         run_spec = resolve_run(request, self.settings, spec.job_name, idempotency_key, _now())
-        return Outcome(body=self._dry_run(spec, content, run_spec))
+        body = self._dry_run(spec, content, run_spec)
+        if warnings:
+            body["warnings"] = list(warnings)
+        return Outcome(body=body)
 
     # -- the job of a launch (schedules.py and pipeline launches use it too) ---------------
 
@@ -223,12 +232,29 @@ class Launcher:
                 job.id, job.project_id, job.compartment_id, job.display_name, output, True
             )
         content, spec = self.prepare_job(request, deadline)
+        warnings = self.parameter_warnings(request, content)  # refused here when strict
         job_id, reused = self.job_for_spec(
             spec, content, request.reuseJob, idempotency_key, deadline
         )
         return JobTarget(
-            job_id, spec.project_id, spec.compartment_id, spec.job_name, spec.output_uri, reused
+            job_id,
+            spec.project_id,
+            spec.compartment_id,
+            spec.job_name,
+            spec.output_uri,
+            reused,
+            warnings,
         )
+
+    def parameter_warnings(
+        self, request: LaunchRequest, content: ArtifactContent
+    ) -> tuple[dict[str, Any], ...]:
+        """The warnings about request's parameters against content's parameters cell; with
+        strictParameters (or NL_STRICT_PARAMETERS) an unknown name is InvalidRequest instead."""
+        findings = parameter_findings(request.parameters, content.parameters_cell)
+        if is_strict(request.strictParameters, self.settings):
+            raise_problems([f.problem() for f in findings if f.unknown])
+        return tuple(f.to_dict() for f in findings)
 
     def prepare_job(
         self, request: LaunchRequest, deadline: Deadline
