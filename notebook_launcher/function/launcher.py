@@ -251,6 +251,8 @@ class Launcher:
     ) -> tuple[dict[str, Any], ...]:
         """The warnings about request's parameters against content's parameters cell; with
         strictParameters (or NL_STRICT_PARAMETERS) an unknown name is InvalidRequest instead."""
+        if not request.parameters:
+            return ()  # the notebook is not parsed again for nothing
         findings = parameter_findings(request.parameters, content.parameters_cell)
         if is_strict(request.strictParameters, self.settings):
             raise_problems([f.problem() for f in findings if f.unknown])

@@ -130,7 +130,7 @@ class PipelineLauncher:
         warnings: list[dict[str, Any]] = []
         refused: list[FieldProblem] = []
         seen: set[tuple[str, str]] = set()
-        for step in request.steps:
+        for step in (s for s in request.steps if s.launch.parameters):
             cell = prepared[step.step.name][0].parameters_cell
             strict = is_strict(step.launch.strictParameters, self.settings)
             for finding in parameter_findings(step.launch.parameters, cell):

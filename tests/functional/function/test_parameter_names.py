@@ -19,7 +19,7 @@ def unique(prefix: str) -> str:
 
 
 def counts(fn: FunctionUnderTest) -> dict[str, int]:
-    """Every job, job run, pipeline and pipeline run the service holds in the compartment."""
+    """Every job, job run, pipeline, pipeline run and schedule in the compartment."""
     client = fn.service.datascience_client()
     compartment = fn.config["NL_COMPARTMENT_ID"]
     listings = {
@@ -27,6 +27,7 @@ def counts(fn: FunctionUnderTest) -> dict[str, int]:
         "jobRuns": client.list_job_runs,
         "pipelines": client.list_pipelines,
         "pipelineRuns": client.list_pipeline_runs,
+        "schedules": client.list_schedules,
     }
     return {
         kind: len(oci.pagination.list_call_get_all_results(list_, compartment_id=compartment).data)
@@ -35,7 +36,7 @@ def counts(fn: FunctionUnderTest) -> dict[str, int]:
 
 
 def warning_on(answer: dict[str, Any], field: str) -> dict[str, Any]:
-    found = [w for w in answer.get("warnings", []) if w["field"] == field]
+    found: list[dict[str, Any]] = [w for w in answer.get("warnings", []) if w["field"] == field]
     assert len(found) == 1, answer.get("warnings")
     return found[0]
 
@@ -134,7 +135,7 @@ def test_strict_parameters_with_job_id_is_refused_as_unchecked(fn: FunctionUnder
 
 def test_a_pipeline_step_with_a_misspelt_parameter(fn: FunctionUnderTest) -> None:
     job = unique("piped")
-    steps = [
+    steps: list[dict[str, Any]] = [
         {"name": "good", "noteBook": notebook("region_step.ipynb"), "jobName": job},
         {
             "name": "typo",
@@ -160,3 +161,16 @@ def test_a_pipeline_step_with_a_misspelt_parameter(fn: FunctionUnderTest) -> Non
     ]  # one warning for the fanned-out step, not one per set
     assert answer["warnings"][0]["message"].startswith("step 'typo': ")
     assert wait_pipeline(fn, answer["pipelineRunId"])["lifecycleState"] == "SUCCEEDED"
+
+
+def test_a_schedule_is_checked_like_a_launch(fn: FunctionUnderTest) -> None:
+    body = {
+        "action": "schedule",
+        "noteBook": notebook("region_step.ipynb"),
+        "jobName": unique("scheduled"),
+        "parameters": {"regoin": "apac"},
+        "schedule": {"cron": "0 6 * * 1"},
+    }
+    preview = fn.launch({**body, "dryRun": True})
+    assert warning_on(preview, "parameters.regoin")["didYouMean"] == "region"
+    assert refused_fields(fn, {**body, "strictParameters": True}) == {"parameters.regoin"}

@@ -18,7 +18,7 @@ from notebook_launcher.function.parameters import prepare_notebook
 from notebook_launcher.function.settings import Settings
 
 
-def _notebook(*cells: tuple[list[str], str]) -> dict[str, Any]:
+def _notebook(*cells: tuple[list[str], str | list[str]]) -> dict[str, Any]:
     return {
         "nbformat": 4,
         "nbformat_minor": 5,
@@ -73,7 +73,7 @@ def test_the_prepared_notebook_keeps_the_names_of_its_parameters_cell() -> None:
     import json
 
     prepared = prepare_notebook(_notebook((["parameters"], "region = 'global'"), ([], "print(1)")))
-    assert read_cell(json.loads(prepared)).names == {"region"}
+    assert read_cell(json.loads(prepared)).names == frozenset({"region"})
 
 
 def test_closest_name_suggests_only_a_close_declared_name() -> None:
