@@ -4,6 +4,7 @@ NL_STRICT_PARAMETERS refuse it with nothing created, for a notebook, a folder an
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -66,6 +67,13 @@ def test_a_misspelt_parameter_warns_with_a_suggestion_and_the_run_goes_ahead(
     assert warning["didYouMean"] == "region" and "did you mean 'region'?" in warning["message"]
     assert len(answer["warnings"]) == 1  # needs_file is declared: no warning for it
     assert fn.wait(answer["id"]).lifecycle_state == "SUCCEEDED"  # on the default region
+    # The run says so too: in its report, and at the top of its log (before the notebook ran).
+    report = json.loads(fn.output_file(answer["outputUri"], "report.json").read_text())
+    assert report["warnings"] == answer["warnings"]
+    log = fn.service.logs(answer["id"])
+    line = "notebook-launcher: WARNING parameters.regoin: 'regoin' is not assigned"
+    assert line in log and "did you mean 'region'?" in log
+    assert log.index(line) < log.index("step done for global")
 
     correct = fn.launch(
         {
