@@ -37,6 +37,7 @@ REPORT_SCHEMA = "notebook-launcher/run-report"
 REPORT_SCHEMA_VERSION = 1
 REPORT_FILE = "report.json"
 REDACTION_FILE = "notebook_launcher_redaction.py"
+PARAMETER_NAMES_FILE = "notebook_launcher_parameter_names.py"  # artifact/parameter_names.py
 ENTRYPOINT_ENV = "JOB_RUN_ENTRYPOINT"
 ENTRYPOINT_FILE = "notebook_launcher_run.py"
 PARAMETERS_ENV = "NOTEBOOK_PARAMETERS"
@@ -122,6 +123,23 @@ def load_redaction(path: Path) -> ModuleType | None:
     except Exception:  # noqa: BLE001  # no redaction: every value is withheld
         return None
     return module if callable(getattr(module, "redact", None)) else None
+
+
+def parameter_warnings(path: Path, notebook_path: Path) -> list[Any]:
+    """The run's parameters that the notebook's `parameters` cell does not assign, as the
+    launcher warned at launch (the shipped `artifact/parameter_names.py`); [] if unknown."""
+    try:
+        spec = importlib.util.spec_from_file_location("notebook_launcher_parameter_names", path)
+        if spec is None or spec.loader is None:
+            return []
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        encoding = os.environ.get("NOTEBOOK_ENCODING", "utf-8")
+        notebook = json.loads(notebook_path.read_text(encoding=encoding))
+        warnings: list[Any] = module.unknown_parameters(_run_parameters()[0], notebook)
+    except Exception:  # noqa: BLE001 - a warning that cannot be computed is not given
+        return []
+    return warnings
 
 
 def redact_parameters(values: Mapping[str, Any], redaction: ModuleType | None) -> list[Any]:
@@ -317,6 +335,7 @@ def build_report(
     html_note: str | None,
     job_run_id: str | None,
     notes: list[str] | None = None,
+    warnings: list[Any] | None = None,
 ) -> dict[str, Any]:
     """The run report (see report_schema.json) of an executed notebook. Pure."""
     notes = list(notes or [])
@@ -349,6 +368,7 @@ def build_report(
         },
         "failure": failure,
         "parameters": redact_parameters(parameters, redaction),
+        "warnings": list(warnings or []),
         "files": files,
         "filesTruncated": files_truncated,
         "outputs": outputs,
@@ -410,7 +430,11 @@ def _upload(helper: Any, output_dir: Path, names: list[str]) -> list[str]:
 
 
 def write_report(
-    driver: Any, started: str, error: BaseException | None, here: Path
+    driver: Any,
+    started: str,
+    error: BaseException | None,
+    here: Path,
+    warnings: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Build the report of the run the driver just finished, write it and the HTML page
     beside the executed notebook, and upload both. Returns the report."""
@@ -456,6 +480,7 @@ def write_report(
         html_note=html_note,
         job_run_id=os.environ.get("JOB_RUN_OCID"),
         notes=notes + parameter_notes,
+        warnings=warnings,
     )
     text = json.dumps(report, ensure_ascii=False, indent=1, allow_nan=False)
     (output_dir / REPORT_FILE).write_text(text, encoding="utf-8")
@@ -472,6 +497,12 @@ def main() -> None:
     started = _now()
     here = Path(__file__).resolve().parent
     driver = importlib.import_module("driver_notebook")
+    notebook = Path(driver.CODE_DIR) / (os.environ.get("JOB_RUN_NOTEBOOK") or "")
+    warnings = parameter_warnings(here / PARAMETER_NAMES_FILE, notebook)
+    for warning in warnings:  # before the notebook runs: the first lines of the run's log
+        print(
+            f"notebook-launcher: WARNING {warning['field']}: {warning['message']}", file=sys.stderr
+        )
     error: BaseException | None = None
     try:
         driver.main()
@@ -479,7 +510,7 @@ def main() -> None:
         error = exc
     begin = time.monotonic()
     try:
-        write_report(driver, started, error, here)
+        write_report(driver, started, error, here, warnings)
         print(
             f"notebook-launcher: run report written in {time.monotonic() - begin:.2f} s",
             file=sys.stderr,

@@ -16,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from notebook_launcher.function.notebook_source import NotebookSource
+from notebook_launcher.function.parameter_names import ParametersCell, read_prepared
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,11 @@ class ArtifactContent:
     @classmethod
     def of_source(cls, source: NotebookSource, prepared: bytes) -> ArtifactContent:
         return cls(f"{source.name}/{source.notebook}", prepared, source)
+
+    @cached_property
+    def parameters_cell(self) -> ParametersCell:
+        """The names the notebook's `parameters` cell assigns (kept as is in prepared)."""
+        return read_prepared(self.prepared)
 
     def files(self) -> list[tuple[str, bytes]]:
         """Every shipped file by path under the folder, the prepared notebook in its place."""

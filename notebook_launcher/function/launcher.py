@@ -60,8 +60,9 @@ from notebook_launcher.function.job_spec import (
 from notebook_launcher.function.notebook_fetch import fetch_notebook, validate_notebook
 from notebook_launcher.function.notebook_source import fetch_source, is_source
 from notebook_launcher.function.oci_edge import OciEdge
+from notebook_launcher.function.parameter_names import is_strict, parameter_findings
 from notebook_launcher.function.parameters import prepare_notebook
-from notebook_launcher.function.request import LaunchRequest
+from notebook_launcher.function.request import LaunchRequest, raise_problems
 from notebook_launcher.function.run_report import report_for_run
 from notebook_launcher.function.schedule_request import SCHEDULE_ACTIONS
 from notebook_launcher.function.settings import Settings
@@ -100,6 +101,7 @@ class JobTarget:
     run_name_base: str  # the job's name, that run names start with
     output_uri: str | None  # the job's OUTPUT_URI (with ${JOB_RUN_OCID} for per-run folders)
     reused: bool
+    warnings: tuple[dict[str, Any], ...] = ()  # about the parameters (parameter_names)
 
 
 def _now() -> str:
@@ -200,11 +202,12 @@ class Launcher:
             job = self.find_or_create_job(request, deadline, idempotency_key)
             return self._run_target(job, request, idempotency_key, deadline)
         content, spec = self.prepare_job(request, deadline)
+        warnings = self.parameter_warnings(request, content)  # refused here when strict
         remembered = self.memory.get(self._memory_key(spec))
         failure: LauncherError | None = None
         if remembered is not None:
             try:
-                target = _spec_target(spec, remembered, reused=True)
+                target = _spec_target(spec, remembered, True, warnings)
                 return self._run_target(target, request, idempotency_key, deadline)
             except RetryTokenInvalidatedError:
                 raise
@@ -217,7 +220,7 @@ class Launcher:
         job_id, reused = self.job_for_spec(spec, content, True, idempotency_key, deadline)
         if failure is not None and job_id == remembered:
             raise failure  # the job still runs: the refusal was about the run itself
-        target = _spec_target(spec, job_id, reused)
+        target = _spec_target(spec, job_id, reused, warnings)
         return self._run_target(target, request, idempotency_key, deadline)
 
     def _run_target(
@@ -229,7 +232,10 @@ class Launcher:
     ) -> Outcome:
         run_spec = resolve_run(request, self.settings, job.run_name_base, idempotency_key, _now())
         target = (job.job_id, job.project_id, job.compartment_id)
-        return self._run(target, run_spec, job.output_uri, job.reused, deadline)
+        outcome = self._run(target, run_spec, job.output_uri, job.reused, deadline)
+        if job.warnings:
+            outcome.body["warnings"] = list(job.warnings)
+        return outcome
 
     def _memory_key(self, spec: JobSpec) -> MemoryKey:
         return MemoryKey(
@@ -255,8 +261,12 @@ class Launcher:
                 job_id=job.id,
             )
         content, spec = self.prepare_job(request, deadline)
+        warnings = self.parameter_warnings(request, content)
         run_spec = resolve_run(request, self.settings, spec.job_name, idempotency_key, _now())
-        return Outcome(body=self._dry_run(spec, content, run_spec))
+        body = self._dry_run(spec, content, run_spec)
+        if warnings:
+            body["warnings"] = list(warnings)
+        return Outcome(body=body)
 
     # -- the job of a launch (schedules.py and pipeline launches use it too) ---------------
 
@@ -273,10 +283,23 @@ class Launcher:
                 job.id, job.project_id, job.compartment_id, job.display_name, output, True
             )
         content, spec = self.prepare_job(request, deadline)
+        warnings = self.parameter_warnings(request, content)  # refused here when strict
         job_id, reused = self.job_for_spec(
             spec, content, request.reuseJob, idempotency_key, deadline
         )
-        return _spec_target(spec, job_id, reused)
+        return _spec_target(spec, job_id, reused, warnings)
+
+    def parameter_warnings(
+        self, request: LaunchRequest, content: ArtifactContent
+    ) -> tuple[dict[str, Any], ...]:
+        """The warnings about request's parameters against content's parameters cell; with
+        strictParameters (or NL_STRICT_PARAMETERS) an unknown name is InvalidRequest instead."""
+        if not request.parameters:
+            return ()  # the notebook is not parsed again for nothing
+        findings = parameter_findings(request.parameters, content.parameters_cell)
+        if is_strict(request.strictParameters, self.settings):
+            raise_problems([f.problem() for f in findings if f.unknown])
+        return tuple(f.to_dict() for f in findings)
 
     def prepare_job(
         self, request: LaunchRequest, deadline: Deadline
@@ -518,9 +541,17 @@ class Launcher:
         return body
 
 
-def _spec_target(spec: JobSpec, job_id: str, reused: bool) -> JobTarget:
+def _spec_target(
+    spec: JobSpec, job_id: str, reused: bool, warnings: tuple[dict[str, Any], ...] = ()
+) -> JobTarget:
     return JobTarget(
-        job_id, spec.project_id, spec.compartment_id, spec.job_name, spec.output_uri, reused
+        job_id,
+        spec.project_id,
+        spec.compartment_id,
+        spec.job_name,
+        spec.output_uri,
+        reused,
+        warnings,
     )
 
 

@@ -31,7 +31,11 @@ from typing import Any
 from notebook_launcher.function.artifact_content import ArtifactContent
 from notebook_launcher.function.datascience_port import JobRun
 from notebook_launcher.function.deadline import Deadline
-from notebook_launcher.function.errors import ConflictError, ServiceUnavailableError
+from notebook_launcher.function.errors import (
+    ConflictError,
+    FieldProblem,
+    ServiceUnavailableError,
+)
 from notebook_launcher.function.job_spec import (
     DIGEST_TAG,
     LAUNCHER_TAG,
@@ -42,6 +46,7 @@ from notebook_launcher.function.job_spec import (
 )
 from notebook_launcher.function.launcher import COLD_ADS_SECONDS, Launcher, Outcome, _iso
 from notebook_launcher.function.oci_edge import OciEdge
+from notebook_launcher.function.parameter_names import is_strict, parameter_findings
 from notebook_launcher.function.pipeline_request import PipelineRequest, PipelineRunAction
 from notebook_launcher.function.pipeline_spec import (
     RERUN_TAG,
@@ -51,6 +56,7 @@ from notebook_launcher.function.pipeline_spec import (
     step_override,
     steps_to_rerun,
 )
+from notebook_launcher.function.request import raise_problems
 from notebook_launcher.function.run_report import report_for_run
 from notebook_launcher.function.settings import Settings
 from notebook_launcher.oci_facts.states import JOB_RUN_FINISHED_STATES, PIPELINE_RUN_TERMINAL_STATES
@@ -73,6 +79,7 @@ class ResolvedRun:
     details: Any  # oci.data_science.models.CreatePipelineRunDetails
     retry_token: str | None
     steps: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 class PipelineLauncher:
@@ -115,6 +122,29 @@ class PipelineLauncher:
             prepared[step.step.name] = by_launch[key]
         return prepared
 
+    def _parameter_warnings(
+        self, request: PipelineRequest, prepared: dict[str, tuple[ArtifactContent, JobSpec]]
+    ) -> list[dict[str, Any]]:
+        """Each step's parameters against its notebook's parameters cell (as a single launch
+        checks them), named `steps[<i>].parameters.<name>`; every strict refusal at once."""
+        warnings: list[dict[str, Any]] = []
+        refused: list[FieldProblem] = []
+        seen: set[tuple[str, str]] = set()
+        for step in (s for s in request.steps if s.launch.parameters):
+            cell = prepared[step.step.name][0].parameters_cell
+            strict = is_strict(step.launch.strictParameters, self.settings)
+            for finding in parameter_findings(step.launch.parameters, cell):
+                where = f"steps[{step.step.index}].{finding.field}"
+                message = f"step {step.step.declared!r}: {finding.message}"
+                if (where, message) in seen:  # fanned-out steps share the step's findings
+                    continue
+                seen.add((where, message))
+                if strict and finding.unknown:
+                    refused.append(FieldProblem(where, message))
+                warnings.append({**finding.to_dict(), "field": where, "message": message})
+        raise_problems(refused)
+        return warnings
+
     def _pipeline_settings(self, request: PipelineRequest) -> tuple[str, str, str, str | None]:
         body = request.body
         project = body.projectId or self.settings.project_id or ""
@@ -138,6 +168,7 @@ class PipelineLauncher:
         )
 
         prepared = self._prepare(request, deadline)
+        warnings = self._parameter_warnings(request, prepared)  # refused here when strict
         job_ids: dict[str, tuple[str, bool]] = {}
         for content, spec in prepared.values():
             digest = spec.digest()
@@ -220,6 +251,7 @@ class PipelineLauncher:
             details=details,
             retry_token=derived_token(idempotency_key, "pipeline-run"),
             steps=steps,
+            warnings=warnings,
         )
 
     def _start(self, resolved: ResolvedRun, deadline: Deadline, **extra: Any) -> Outcome:
@@ -240,6 +272,8 @@ class PipelineLauncher:
             "steps": resolved.steps,
             "pollUrl": f"{self.edge.endpoint}/pipelineRuns/{run.id}",
         }
+        if resolved.warnings:
+            body["warnings"] = resolved.warnings
         return Outcome(body=body, run_id=run.id, reused=resolved.pipeline_reused)
 
     def _find_or_create_pipeline(self, spec: PipelineSpec, deadline: Deadline) -> tuple[str, bool]:
@@ -312,6 +346,7 @@ class PipelineLauncher:
         from notebook_launcher.function import ads_pipeline
 
         prepared = self._prepare(request, deadline)
+        warnings = self._parameter_warnings(request, prepared)
         project, compartment, log_group, log_id = self._pipeline_settings(request)
         placeholders = {
             name: f"<job {spec.display_name()}>" for name, (_, spec) in prepared.items()
@@ -329,6 +364,7 @@ class PipelineLauncher:
         )
         pipeline = ads_pipeline.build_pipeline(spec)
         return {
+            **({"warnings": warnings} if warnings else {}),
             "dryRun": True,
             "pipelineYaml": pipeline.to_yaml(),
             "steps": [

@@ -82,6 +82,7 @@ class PipelineBody(BaseModel):
     freeformTags: dict[str, str] | None = None
     definedTags: dict[str, dict[str, Any]] | None = None
     dryRun: bool = False
+    strictParameters: bool | None = None  # every step's default (a step may set its own)
     steps: Annotated[list[Any], Field(min_length=1, max_length=MAX_PIPELINE_STEPS)]
 
 
@@ -196,7 +197,11 @@ def _parse_pipeline(raw: Mapping[str, Any], settings: Settings) -> PipelineReque
         raise_problems(problems)
     expanded, dag_problems = expand(declared)
     problems.extend(dag_problems)
-    inherited = {f: getattr(body, f) for f in PIPELINE_LEVEL_FIELDS if getattr(body, f)}
+    inherited: dict[str, Any] = {
+        f: getattr(body, f) for f in PIPELINE_LEVEL_FIELDS if getattr(body, f)
+    }
+    if body.strictParameters is not None:
+        inherited["strictParameters"] = body.strictParameters
     validated: list[PipelineStepRequest] = []
     reported: set[tuple[str, str]] = set()
     for step in expanded:

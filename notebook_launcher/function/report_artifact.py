@@ -18,14 +18,18 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from notebook_launcher.artifact import redaction
+from notebook_launcher.artifact import parameter_names, redaction
 from notebook_launcher.artifact import run_report_writer as writer
 
 ENTRYPOINT_ENV = writer.ENTRYPOINT_ENV
 WRITER_SOURCE = Path(writer.__file__).read_bytes()
 # The same redaction rules as the injected parameters cell, by the same source.
 REDACTION_SOURCE = Path(redaction.__file__).read_bytes()
-CODE_DIGEST = hashlib.sha256(WRITER_SOURCE + b"\0" + REDACTION_SOURCE).hexdigest()
+# The parameter-name rule the launcher warns by, for the run's log and report.
+PARAMETER_NAMES_SOURCE = Path(parameter_names.__file__).read_bytes()
+CODE_DIGEST = hashlib.sha256(
+    WRITER_SOURCE + b"\0" + REDACTION_SOURCE + b"\0" + PARAMETER_NAMES_SOURCE
+).hexdigest()
 
 
 def with_report_writer(artifact: bytes, details: Any) -> bytes:
@@ -38,10 +42,12 @@ def with_report_writer(artifact: bytes, details: Any) -> bytes:
             if info.filename not in (
                 writer.ENTRYPOINT_FILE,
                 writer.REDACTION_FILE,
+                writer.PARAMETER_NAMES_FILE,
             ):
                 target.writestr(info, source.read(info))
         target.writestr(writer.ENTRYPOINT_FILE, WRITER_SOURCE)
         target.writestr(writer.REDACTION_FILE, REDACTION_SOURCE)
+        target.writestr(writer.PARAMETER_NAMES_FILE, PARAMETER_NAMES_SOURCE)
     configuration = details.job_configuration_details
     variables = dict(configuration.environment_variables or {})
     variables[ENTRYPOINT_ENV] = writer.ENTRYPOINT_FILE

@@ -141,6 +141,7 @@ class LaunchRequest(BaseModel):
     ) = None
     maxRuntimeInMinutes: Annotated[int, Field(ge=1, le=MAX_RUNTIME_MINUTES)] | None = None
     parameters: dict[str, JsonValue] | None = None
+    strictParameters: bool | None = None  # None: NL_STRICT_PARAMETERS
     freeformTags: dict[str, str] | None = None
     definedTags: dict[str, dict[str, JsonValue]] | None = None
     idempotencyKey: str | None = None
@@ -238,6 +239,14 @@ def _check_semantics(req: LaunchRequest, settings: Settings) -> list[FieldProble
             problems.append(
                 FieldProblem(field, "defines a job; with jobId the job's own settings are used")
             )
+    if req.jobId is not None and req.strictParameters:
+        problems.append(
+            FieldProblem(
+                "strictParameters",
+                "only with noteBook: with jobId the notebook is not read, so its parameter "
+                "names cannot be checked",
+            )
+        )
     if req.noteBook is None and req.jobId is None:
         problems.append(FieldProblem("noteBook", "required (or give jobId to run an existing job)"))
     if req.notebookPath is not None:

@@ -119,6 +119,8 @@ class Schedules:
         if found is not None:
             outcome = self.show(found, deadline)
             outcome.body.update(jobReused=target.reused, scheduleReused=True)
+            if target.warnings:
+                outcome.body["warnings"] = list(target.warnings)
             return outcome
         ds = self.edge.datascience
         kwargs: dict[str, Any] = {"create_schedule_details": details}
@@ -128,6 +130,8 @@ class Schedules:
         created = self.edge.call("CreateSchedule", ds, ds.create_schedule, deadline, **kwargs)
         outcome = self.show(created.data.id, deadline)
         outcome.body.update(jobReused=target.reused, scheduleReused=False)
+        if target.warnings:
+            outcome.body["warnings"] = list(target.warnings)
         return outcome
 
     def _run_spec(self, request: LaunchRequest, name: str, target: JobTarget) -> RunSpec:

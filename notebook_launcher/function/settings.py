@@ -50,6 +50,9 @@ KEYS: dict[str, str] = {
     "OCI_ODSC_SERVICE_ENDPOINT": "Data Science endpoint (default: the region's).",
     "NL_OBJECTSTORAGE_ENDPOINT": "Object Storage endpoint (default: the region's).",
     "NL_DEADLINE_MARGIN_SECONDS": "Time kept back from the function's deadline (default 3).",
+    "NL_STRICT_PARAMETERS": "true: a launch whose parameters name a variable the notebook's "
+    "parameters cell does not assign is refused (400), as with strictParameters; default false: "
+    "a warning in the answer.",
     # read once at import by func.py (runtime_env.configure_logging), from the process environment
     "NL_LOG_LEVEL": "Log level of the function process: DEBUG, INFO, WARNING or ERROR "
     "(default INFO: the one JSON line per invocation, and warnings).",
@@ -121,6 +124,7 @@ class Settings:
     datascience_endpoint: str | None = None
     objectstorage_endpoint: str | None = None
     deadline_margin_seconds: float = 3.0
+    strict_parameters: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, str]) -> Settings:
@@ -190,6 +194,7 @@ class Settings:
             "objectstorage_endpoint": text("NL_OBJECTSTORAGE_ENDPOINT"),
             "deadline_margin_seconds": number("NL_DEADLINE_MARGIN_SECONDS", float)
             or defaults.deadline_margin_seconds,
+            "strict_parameters": flag("NL_STRICT_PARAMETERS"),
         }
         problems.extend(_name_problems(values))
         if problems:

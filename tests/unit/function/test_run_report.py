@@ -15,6 +15,7 @@ import jsonschema
 import nbformat
 import pytest
 
+from notebook_launcher.artifact import parameter_names as artifact_parameter_names
 from notebook_launcher.artifact import redaction
 from notebook_launcher.artifact import run_report_writer as writer
 from notebook_launcher.function import parameters, report_artifact
@@ -229,11 +230,14 @@ def test_the_artifact_gets_the_writer_and_its_entrypoint() -> None:
     assert sorted(out.namelist()) == [
         "code/nb.ipynb",
         "driver_notebook.py",
+        writer.PARAMETER_NAMES_FILE,
         writer.REDACTION_FILE,
         writer.ENTRYPOINT_FILE,
     ]
     assert out.read(writer.ENTRYPOINT_FILE) == Path(writer.__file__).read_bytes()
     assert out.read(writer.REDACTION_FILE) == Path(redaction.__file__).read_bytes()
+    shipped = out.read(writer.PARAMETER_NAMES_FILE)
+    assert shipped == Path(artifact_parameter_names.__file__).read_bytes()
     assert details.job_configuration_details.environment_variables == {
         "JOB_RUN_ENTRYPOINT": writer.ENTRYPOINT_FILE,
         "X": "1",
@@ -283,3 +287,26 @@ def test_a_page_that_cannot_be_rendered_is_skipped_with_a_note() -> None:
     report = build("records_outputs.ipynb", "SUCCEEDED", html_name=None, html_note=note)
     assert report["html"] is None and report["htmlNote"] == note
     assert served_fields(report, "oci://out@ns/r")["htmlUri"] is None
+
+
+def test_the_report_carries_the_parameter_warnings_the_shipped_rule_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "region = 'x'"}
+        ]
+    }
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(notebook))
+    monkeypatch.setenv(writer.PARAMETERS_ENV, json.dumps({"regoin": "apac", "region": "emea"}))
+    warnings = writer.parameter_warnings(Path(artifact_parameter_names.__file__), path)
+    assert [(w["field"], w.get("didYouMean")) for w in warnings] == [
+        ("parameters.regoin", "region")
+    ]
+    report = build("records_outputs.ipynb", "SUCCEEDED", warnings=warnings)
+    assert report["warnings"] == warnings
+    assert build("records_outputs.ipynb", "SUCCEEDED")["warnings"] == []
+    # Without the shipped module (or with an unreadable notebook) there is nothing to say.
+    assert writer.parameter_warnings(tmp_path / "missing.py", path) == []
+    assert writer.parameter_warnings(Path(artifact_parameter_names.__file__), tmp_path / "x") == []
