@@ -14,7 +14,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# uv resolves and installs the same pins in seconds where pip's resolver takes minutes
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.9.5
-	$(PY) -m uv pip install --quiet --python $(PY) -r requirements-dev.txt
+	$(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) -r requirements-dev.txt
 	# the browser the console's tests drive (Debian's; Playwright downloads nothing)
 	command -v chromium || (apt-get update && apt-get install -y chromium) \
 		|| echo "chromium could not be installed: the console's browser tests will be skipped"

@@ -57,7 +57,7 @@ def _get_run(target: Target, run_id: str) -> Any:
 
 
 def _brief(target: Target, run: Any) -> dict[str, Any]:
-    from notebook_launcher.function.launcher import run_brief
+    from notebook_launcher.function.answers import run_brief
 
     brief = run_brief(run)
     output = run_output(target, run)

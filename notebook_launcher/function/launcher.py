@@ -22,15 +22,15 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
+from notebook_launcher.function.answers import JobTarget, Outcome, Preview, run_brief
 from notebook_launcher.function.artifact_content import ArtifactContent
 from notebook_launcher.function.datascience_port import (
     DataSciencePort,
     Job,
     JobQuery,
-    JobRun,
     NewJobRun,
 )
 from notebook_launcher.function.deadline import Deadline
@@ -59,7 +59,6 @@ from notebook_launcher.function.oci_edge import OciEdge
 from notebook_launcher.function.parameters import prepare_notebook
 from notebook_launcher.function.request import LaunchRequest
 from notebook_launcher.function.run_report import report_for_run
-from notebook_launcher.function.schedule_request import SCHEDULE_ACTIONS
 from notebook_launcher.function.settings import Settings
 from notebook_launcher.oci_facts.states import JOB_RUN_CANCELABLE_STATES, JobRunState, JobState
 
@@ -74,40 +73,8 @@ LIST_LIMIT = 50
 COLD_ADS_SECONDS = 12.0
 
 
-@dataclass
-class Outcome:
-    """The response body plus what the invocation log line reports."""
-
-    body: dict[str, Any]
-    job_id: str | None = None
-    run_id: str | None = None
-    reused: bool | None = None
-    calls: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class JobTarget:
-    """The ACTIVE job a request runs, and what its runs are named and write after."""
-
-    job_id: str
-    project_id: str
-    compartment_id: str
-    run_name_base: str  # the job's name, that run names start with
-    output_uri: str | None  # the job's OUTPUT_URI (with ${JOB_RUN_OCID} for per-run folders)
-    reused: bool
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        text = value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-        return text.replace("+00:00", "Z")
-    return str(value)
 
 
 def deterministic_zip(data: bytes) -> bytes:
@@ -124,20 +91,6 @@ def deterministic_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def run_brief(run: JobRun) -> dict[str, Any]:
-    """A job run as GetJobRun has it, in brief."""
-    return {
-        "id": run.id,
-        "jobId": run.job_id,
-        "displayName": run.display_name,
-        "lifecycleState": run.lifecycle_state,
-        "lifecycleDetails": run.lifecycle_details,
-        "timeAccepted": _iso(run.time_accepted),
-        "timeStarted": _iso(run.time_started),
-        "timeFinished": _iso(run.time_finished),
-    }
-
-
 class Launcher:
     """Carries out one request against Data Science through the edge."""
 
@@ -149,26 +102,14 @@ class Launcher:
         # The port: every Data Science call goes through it (the edge, unless another is given).
         self.datascience: DataSciencePort = edge if datascience is None else datascience
 
-    # -- actions --------------------------------------------------------------------------
+    # -- actions (dispatched by function.actions) ---------------------------------------
 
-    def handle(
-        self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
-    ) -> Outcome:
-        if request.action == "status":
-            assert request.id
-            run = self.datascience.get_run(request.id, deadline)
-            body = {**run_brief(run), **report_for_run(self.edge, run, deadline, self.datascience)}
-            return Outcome(body=body, job_id=run.job_id, run_id=run.id)
-        if request.action == "cancel":
-            assert request.id
-            return self._cancel(request.id, deadline)
-        if request.action in SCHEDULE_ACTIONS:
-            from notebook_launcher.function.schedules import Schedules
+    def status(self, run_id: str, deadline: Deadline) -> Outcome:
+        run = self.datascience.get_run(run_id, deadline)
+        body = {**run_brief(run), **report_for_run(self.edge, run, deadline, self.datascience)}
+        return Outcome(body=body, job_id=run.job_id, run_id=run.id)
 
-            return Schedules(self).handle(request, deadline, idempotency_key)
-        return self._launch(request, deadline, idempotency_key)
-
-    def _cancel(self, run_id: str, deadline: Deadline) -> Outcome:
+    def cancel(self, run_id: str, deadline: Deadline) -> Outcome:
         run = self.datascience.get_run(run_id, deadline)
         if run.lifecycle_state not in JOB_RUN_CANCELABLE_STATES | {JobRunState.CANCELING}:
             raise ConflictError(
@@ -180,11 +121,11 @@ class Launcher:
             run = self.datascience.get_run(run_id, deadline)
         return Outcome(body=run_brief(run), job_id=run.job_id, run_id=run.id)
 
-    def _launch(
+    def launch(
         self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
     ) -> Outcome:
         if request.dryRun:
-            return self.preview(request, deadline, idempotency_key)
+            return self.preview(request, deadline, idempotency_key).outcome
         job = self.find_or_create_job(request, deadline, idempotency_key)
         run_spec = resolve_run(request, self.settings, job.run_name_base, idempotency_key, _now())
         target = (job.job_id, job.project_id, job.compartment_id)
@@ -192,7 +133,7 @@ class Launcher:
 
     def preview(
         self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
-    ) -> Outcome:
+    ) -> Preview:
         """The dry run of a launch: the job and run it would make; nothing is created."""
         if request.jobId:
             job = self._existing_job(request.jobId, deadline)
@@ -200,13 +141,29 @@ class Launcher:
             run_spec = resolve_run(
                 request, self.settings, job.display_name, idempotency_key, _now()
             )
-            return Outcome(
-                body={"dryRun": True, "job": dict(job.document), "run": _run_preview(run_spec)},
-                job_id=job.id,
+            output = job.environment.get("OUTPUT_URI")
+            return Preview(
+                Outcome(
+                    body={"dryRun": True, "job": dict(job.document), "run": _run_preview(run_spec)},
+                    job_id=job.id,
+                ),
+                JobTarget(
+                    job.id, job.project_id, job.compartment_id, job.display_name, output, True
+                ),
             )
         content, spec = self.prepare_job(request, deadline)
         run_spec = resolve_run(request, self.settings, spec.job_name, idempotency_key, _now())
-        return Outcome(body=self._dry_run(spec, content, run_spec))
+        return Preview(
+            Outcome(body=self._dry_run(spec, content, run_spec)),
+            JobTarget(
+                f"(the job with digest {spec.digest()}, found or created)",
+                spec.project_id,
+                spec.compartment_id,
+                spec.job_name,
+                spec.output_uri,
+                False,
+            ),
+        )
 
     # -- the job of a launch (schedules.py and pipeline launches use it too) ---------------
 

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from notebook_launcher.function.answers import Outcome, iso_time
 from notebook_launcher.function.artifact_content import ArtifactContent
 from notebook_launcher.function.datascience_port import JobRun
 from notebook_launcher.function.deadline import Deadline
@@ -40,9 +41,9 @@ from notebook_launcher.function.job_spec import (
     resolve_run,
     shared_token,
 )
-from notebook_launcher.function.launcher import COLD_ADS_SECONDS, Launcher, Outcome, _iso
+from notebook_launcher.function.launcher import COLD_ADS_SECONDS, Launcher
 from notebook_launcher.function.oci_edge import OciEdge
-from notebook_launcher.function.pipeline_request import PipelineRequest, PipelineRunAction
+from notebook_launcher.function.pipeline_request import PipelineRequest
 from notebook_launcher.function.pipeline_spec import (
     RERUN_TAG,
     PipelineSpec,
@@ -83,18 +84,10 @@ class PipelineLauncher:
         self.edge = edge
         self.jobs = Launcher(settings, edge)
 
-    def handle(
-        self,
-        request: PipelineRequest | PipelineRunAction,
-        deadline: Deadline,
-        idempotency_key: str | None,
+    def launch(
+        self, request: PipelineRequest, deadline: Deadline, idempotency_key: str | None
     ) -> Outcome:
-        if isinstance(request, PipelineRunAction):
-            if request.kind == "status":
-                return self._status(request.id, deadline)
-            if request.kind == "cancel":
-                return self._cancel(request.id, deadline)
-            return self._rerun(request.id, idempotency_key, deadline)
+        """A pipeline launch (dispatched by function.actions): its dry run, or its run."""
         if request.dryRun:
             return Outcome(body=self.dry_run(request, deadline))
         resolved = self.resolve_run(request, deadline, idempotency_key)
@@ -357,7 +350,7 @@ class PipelineLauncher:
             "GetPipeline", ds, ds.get_pipeline, deadline, pipeline_id=pipeline_id
         ).data
 
-    def _status(self, run_id: str, deadline: Deadline) -> Outcome:
+    def status(self, run_id: str, deadline: Deadline) -> Outcome:
         run = self._get_run(run_id, deadline)
         body = run_brief(run)
         ended = [
@@ -386,7 +379,7 @@ class PipelineLauncher:
                 step.update(report_for_run(self.edge, job_run, deadline))
         return Outcome(body=body, run_id=run.id)
 
-    def _cancel(self, run_id: str, deadline: Deadline) -> Outcome:
+    def cancel(self, run_id: str, deadline: Deadline) -> Outcome:
         ds = self.edge.datascience
         run = self._get_run(run_id, deadline)
         if run.lifecycle_state in ENDED_RUN_STATES:
@@ -405,7 +398,7 @@ class PipelineLauncher:
             run = self._get_run(run_id, deadline)
         return Outcome(body=run_brief(run), run_id=run.id)
 
-    def _rerun(self, run_id: str, idempotency_key: str | None, deadline: Deadline) -> Outcome:
+    def rerun(self, run_id: str, idempotency_key: str | None, deadline: Deadline) -> Outcome:
         from oci.data_science.models import CreatePipelineRunDetails
 
         ds = self.edge.datascience
@@ -470,17 +463,17 @@ def run_brief(run: Any) -> dict[str, Any]:
         "displayName": run.display_name,
         "lifecycleState": run.lifecycle_state,
         "lifecycleDetails": run.lifecycle_details,
-        "timeAccepted": _iso(run.time_accepted),
-        "timeStarted": _iso(run.time_started),
-        "timeFinished": _iso(run.time_finished),
+        "timeAccepted": iso_time(run.time_accepted),
+        "timeStarted": iso_time(run.time_started),
+        "timeFinished": iso_time(run.time_finished),
         "steps": [
             {
                 "name": step.step_name,
                 "lifecycleState": step.lifecycle_state,
                 "lifecycleDetails": step.lifecycle_details,
                 "jobRunId": getattr(step, "job_run_id", None),
-                "timeStarted": _iso(step.time_started),
-                "timeFinished": _iso(step.time_finished),
+                "timeStarted": iso_time(step.time_started),
+                "timeFinished": iso_time(step.time_finished),
             }
             for step in run.step_runs or ()
         ],

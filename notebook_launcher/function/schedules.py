@@ -23,12 +23,12 @@ CreatePipelineRunScheduleActionDetails in `_action` instead; nothing else here c
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from notebook_launcher.function.answers import JobTarget, Outcome, iso_time, run_brief
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import ConflictError
 from notebook_launcher.function.job_spec import LAUNCHER_TAG, RunSpec, derived_token, resolve_run
@@ -36,21 +36,12 @@ from notebook_launcher.function.request import LaunchRequest
 from notebook_launcher.function.schedule_request import ScheduleSpec, trigger_details
 
 if TYPE_CHECKING:
-    from notebook_launcher.function.launcher import JobTarget, Launcher, Outcome
+    from notebook_launcher.function.launcher import Launcher
 
 SCHEDULE_DIGEST_TAG = "notebook-launcher-schedule"
 GONE_STATES = ("DELETING", "DELETED", "FAILED")
 MAX_NAME_CHARS = 255
 HIDDEN = "(hidden)"
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        text = value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-        return text.replace("+00:00", "Z")
-    return str(value)
 
 
 def default_name(job_name: str, spec: ScheduleSpec) -> str:
@@ -69,44 +60,18 @@ class Schedules:
         self.settings = launcher.settings
         self.edge = launcher.edge
 
-    def handle(self, request: LaunchRequest, deadline: Deadline, key: str | None) -> Outcome:
-        if request.action == "schedule":
-            return self.create(request, deadline, key)
-        if request.action == "schedules":
-            return self.list(request, deadline)
-        assert request.id
-        if request.action == "schedule-pause":
-            return self.set_active(request.id, False, deadline, key)
-        if request.action == "schedule-resume":
-            return self.set_active(request.id, True, deadline, key)
-        if request.action == "schedule-delete":
-            return self.delete(request.id, deadline)
-        return self.show(request.id, deadline)
-
     # -- create ---------------------------------------------------------------------------
 
     def create(self, request: LaunchRequest, deadline: Deadline, key: str | None) -> Outcome:
-        from notebook_launcher.function.launcher import JobTarget, Outcome
-
         spec = request.schedule
         assert spec is not None
         if request.dryRun:
             preview = self.launcher.preview(request, deadline, key)
-            job_name = request.jobName or self.settings.job_name
-            if request.jobId:
-                job_id = request.jobId
-                job_name = str(preview.body["job"].get("displayName") or job_name)
-                project_id = str(preview.body["job"]["projectId"])
-                compartment_id = str(preview.body["job"]["compartmentId"])
-            else:
-                job_id = f"(the job with digest {preview.body['jobDigest']}, found or created)"
-                project_id = request.projectId or self.settings.project_id or ""
-                compartment_id = request.compartmentId or self.settings.compartment_id or ""
-            target = JobTarget(job_id, project_id, compartment_id, job_name, None, False)
-            details = self._details(request, spec, target)
+            details = self._details(request, spec, preview.target)
             body = self._sanitized(details)
             _hide_values(body)
-            return Outcome(body={**preview.body, "schedule": body}, job_id=preview.job_id)
+            outcome = preview.outcome
+            return Outcome(body={**outcome.body, "schedule": body}, job_id=outcome.job_id)
 
         target = self.launcher.find_or_create_job(request, deadline, key)
         details = self._details(request, spec, target)
@@ -229,8 +194,6 @@ class Schedules:
                 return
 
     def list(self, request: LaunchRequest, deadline: Deadline) -> Outcome:
-        from notebook_launcher.function.launcher import Outcome
-
         compartment_id = request.compartmentId or self.settings.compartment_id
         project_id = request.projectId or self.settings.project_id
         if compartment_id is None:
@@ -246,7 +209,7 @@ class Schedules:
                 "displayName": s.display_name,
                 "lifecycleState": s.lifecycle_state,
                 "triggerType": s.trigger.trigger_type if s.trigger else None,
-                "timeCreated": _iso(s.time_created),
+                "timeCreated": iso_time(s.time_created),
                 "madeByLauncher": (s.freeform_tags or {}).get(LAUNCHER_TAG) == "schedule",
             }
             for s in self._list(compartment_id, project_id, deadline)
@@ -261,8 +224,6 @@ class Schedules:
         ).data
 
     def show(self, schedule_id: str, deadline: Deadline) -> Outcome:
-        from notebook_launcher.function.launcher import Outcome, run_brief
-
         schedule = self._get(schedule_id, deadline)
         run_details = _job_run_details(schedule)
         job_id = run_details.get("jobId")
@@ -277,8 +238,8 @@ class Schedules:
             "trigger": trigger,
             "jobId": job_id,
             "runName": run_details.get("displayName"),
-            "timeNextScheduledRun": _iso(schedule.time_next_scheduled_run),
-            "timeLastScheduleRun": _iso(schedule.time_last_schedule_run),
+            "timeNextScheduledRun": iso_time(schedule.time_next_scheduled_run),
+            "timeLastScheduleRun": iso_time(schedule.time_last_schedule_run),
             "lastScheduleRunDetails": schedule.last_schedule_run_details,
             "lastRun": run_brief(last_run) if last_run is not None else None,
         }
