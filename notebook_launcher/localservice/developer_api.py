@@ -5,6 +5,8 @@ request. Fault injection answers only when the service was started with `--fault
 `EmbeddedService` (embedded.py) is their client.
 
     GET    /_local/jobRuns/{jobRunId}/logs?offset=N  a run's output from byte N (x-next-offset)
+    GET    /_local/transitions/{resourceId}          every lifecycle state the resource and its
+                                                     step runs were stored in, oldest first
     GET    /_local/stats                             calls per operation since start or reset
     POST   /_local/stats/reset
     POST   /_local/faults  {"operation", "status", "count", "delaySeconds"}
@@ -56,6 +58,7 @@ class DeveloperApi:
     def routes(self) -> list[BaseRoute]:
         table: list[tuple[str, str, Callable[[Request], Awaitable[Response]]]] = [
             ("GET", "/_local/jobRuns/{jobRunId}/logs", self.run_logs),
+            ("GET", "/_local/transitions/{resourceId}", self.get_transitions),
             ("GET", "/_local/stats", self.get_stats),
             ("POST", "/_local/stats/reset", self.reset_stats),
             ("GET", "/_local/clock", self.get_clock),
@@ -86,6 +89,19 @@ class DeveloperApi:
         return PlainTextResponse(
             chunk.decode("utf-8", errors="replace"), headers={"x-next-offset": str(next_offset)}
         )
+
+    async def get_transitions(self, request: Request) -> Response:
+        """{"items": [{"stepName", "lifecycleState", "time"}]}: stepName is null for the
+        resource's own state. Unknown ids (nothing ever stored) are 404."""
+        resource_id = request.path_params["resourceId"]
+        with self.store.transaction() as tx:
+            found = tx.transitions(resource_id)
+        if not found:
+            raise NotFoundError()
+        items = [
+            {"stepName": t.step, "lifecycleState": t.lifecycle_state, "time": t.time} for t in found
+        ]
+        return JSONResponse({"items": items})
 
     async def get_stats(self, request: Request) -> Response:
         return JSONResponse(self.stats.snapshot())

@@ -317,6 +317,13 @@ class EmbeddedService:
         counts: dict[str, int] = self._call("GET", "/_local/stats").json()
         return counts
 
+    def transitions(self, resource_id: str) -> list[tuple[str | None, str]]:
+        """(step name, state): every lifecycle state the service stored resource_id (step
+        None) and its step runs in, oldest first. Tests assert on these, never on what a
+        poll happened to see."""
+        items = self._call("GET", f"/_local/transitions/{resource_id}").json()["items"]
+        return [(item["stepName"], str(item["lifecycleState"])) for item in items]
+
     def reset_stats(self) -> None:
         self._call("POST", "/_local/stats/reset")
 

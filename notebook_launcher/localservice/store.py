@@ -28,6 +28,7 @@ from notebook_launcher.localservice.errors import (
     InvalidatedRetryTokenError,
     InvalidParameterError,
 )
+from notebook_launcher.localservice.ids import now_text
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,16 @@ _SCHEMA = [
         md5_base64 TEXT NOT NULL,
         sha256_hex TEXT NOT NULL,
         time_created TEXT NOT NULL)""",
+    # Every lifecycle state a resource (step "") or one of its step runs was stored in, in
+    # order: what tests read (GET /_local/transitions/{id}) instead of what a poll happened
+    # to see.
+    """CREATE TABLE IF NOT EXISTS transitions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        resource_id TEXT NOT NULL,
+        step TEXT NOT NULL,
+        lifecycle_state TEXT NOT NULL,
+        time TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS transitions_by_resource ON transitions (resource_id, seq)",
     """CREATE TABLE IF NOT EXISTS retry_tokens (
         operation TEXT NOT NULL,
         token TEXT NOT NULL,
@@ -149,6 +160,29 @@ class ArtifactInfo:
 
 
 @dataclass(frozen=True)
+class Transition:
+    """A lifecycle state a resource (step None) or one of its step runs was stored in."""
+
+    step: str | None
+    lifecycle_state: str
+    time: str  # when the service stored it (RFC 3339, UTC)
+
+
+def _states(doc: Document | None) -> dict[str, str]:
+    """The lifecycle states of a document: its step runs' (by name), then its own (key ""),
+    so that within one write a run's end is recorded after its steps'."""
+    if doc is None:
+        return {}
+    states: dict[str, str] = {}
+    for step_run in doc.get("stepRuns") or ():
+        if step_run.get("stepName") and step_run.get("lifecycleState"):
+            states[str(step_run["stepName"])] = str(step_run["lifecycleState"])
+    if doc.get("lifecycleState"):
+        states[""] = str(doc["lifecycleState"])
+    return states
+
+
+@dataclass(frozen=True)
 class Page:
     """One page of a list: the records, the offset of the next page, if any, and the key
     (sort value, seq) of the page's last record, after which the next page starts."""
@@ -185,10 +219,12 @@ class Transaction:
                 serialize(doc),
             ),
         )
+        self._record_transitions(None, doc)
         return Record(doc, etag)
 
     def replace(self, kind: Kind, doc: Document) -> Record:
         """Store a new version of an existing resource (a new etag)."""
+        previous = self.get(kind, str(doc["id"]))
         etag = uuid.uuid4().hex
         assignments = ", ".join(f"{column} = ?" for column in _COLUMNS.values())
         cursor = self._conn.execute(
@@ -197,7 +233,28 @@ class Transaction:
         )
         if cursor.rowcount != 1:
             raise KeyError(doc["id"])
+        self._record_transitions(previous.doc if previous else None, doc)
         return Record(doc, etag)
+
+    def _record_transitions(self, before: Document | None, after: Document) -> None:
+        old = _states(before)
+        now = now_text()
+        for step, state in _states(after).items():
+            if old.get(step) != state:
+                self._conn.execute(
+                    "INSERT INTO transitions (resource_id, step, lifecycle_state, time)"
+                    " VALUES (?, ?, ?, ?)",
+                    (after["id"], step, state, now),
+                )
+
+    def transitions(self, resource_id: str) -> list[Transition]:
+        """The states resource_id and its step runs were stored in, oldest first."""
+        rows = self._conn.execute(
+            "SELECT step, lifecycle_state, time FROM transitions WHERE resource_id = ?"
+            " ORDER BY seq",
+            (resource_id,),
+        ).fetchall()
+        return [Transition(step or None, state, when) for step, state, when in rows]
 
     def query(
         self,

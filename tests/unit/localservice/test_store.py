@@ -9,7 +9,7 @@ import pytest
 
 from notebook_launcher.localservice import store as store_module
 from notebook_launcher.localservice.errors import InvalidatedRetryTokenError, InvalidParameterError
-from notebook_launcher.localservice.store import JOBS, PROJECTS, Store
+from notebook_launcher.localservice.store import JOBS, PIPELINE_RUNS, PROJECTS, Store
 
 
 def project(n: int, name: str | None = None) -> dict[str, object]:
@@ -135,3 +135,42 @@ def test_the_store_refuses_unserialisable_documents_and_rolls_back(tmp_path: Pat
         tx.insert(PROJECTS, good)
     stored = store.get(PROJECTS, "p1")
     assert stored is not None and stored.doc == good
+
+
+def test_every_stored_state_of_a_run_and_its_step_runs_is_recorded_in_order(store: Store) -> None:
+    run = {
+        "id": "ocid1.datasciencepipelinerun.oc1.iad.r1",
+        "timeAccepted": "2026-01-01T00:00:00.000Z",
+        "lifecycleState": "ACCEPTED",
+        "stepRuns": [
+            {"stepName": "a", "lifecycleState": "WAITING"},
+            {"stepName": "b", "lifecycleState": "WAITING"},
+        ],
+    }
+
+    def stored(state: str, a: str, b: str) -> None:
+        steps = [{"stepName": "a", "lifecycleState": a}, {"stepName": "b", "lifecycleState": b}]
+        with store.transaction() as tx:
+            tx.replace(PIPELINE_RUNS, {**run, "lifecycleState": state, "stepRuns": steps})
+
+    with store.transaction() as tx:
+        tx.insert(PIPELINE_RUNS, run)
+    stored("IN_PROGRESS", "ACCEPTED", "WAITING")
+    stored("IN_PROGRESS", "ACCEPTED", "WAITING")  # no change: nothing recorded
+    stored("IN_PROGRESS", "SUCCEEDED", "IN_PROGRESS")  # a skipped its IN_PROGRESS: so recorded
+    stored("SUCCEEDED", "SUCCEEDED", "SUCCEEDED")
+    with store.transaction() as tx:
+        found = tx.transitions(run["id"])  # type: ignore[arg-type]
+        assert tx.transitions("ocid1.datasciencepipelinerun.oc1.iad.other") == []
+    assert [(t.step, t.lifecycle_state) for t in found] == [
+        ("a", "WAITING"),
+        ("b", "WAITING"),
+        (None, "ACCEPTED"),
+        ("a", "ACCEPTED"),
+        (None, "IN_PROGRESS"),
+        ("a", "SUCCEEDED"),
+        ("b", "IN_PROGRESS"),
+        ("b", "SUCCEEDED"),
+        (None, "SUCCEEDED"),
+    ]
+    assert all(t.time.endswith("Z") for t in found)
