@@ -27,32 +27,33 @@ from tests.functional.ui.conftest import (
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "fixtures" / "notebooks"
 
 
-def row_state(page: Any, run_id: str) -> str:
-    locator = page.locator(f'tr[data-run-id="{run_id}"] .state')
-    return str(locator.inner_text()) if locator.count() else ""
-
-
 def test_the_runs_list_shows_a_launched_run_and_its_state_changes_without_a_reload(
     local_service: EmbeddedService, page: Any, launch: Launch, tmp_path: Path
 ) -> None:
     page.goto(local_service.console_page("runs"))
     assert page.locator("h1").inner_text() == "Job runs"
     page.evaluate("window.__sameDocument = 'still here'")  # a reload would drop it
-    notebook = write_notebook(tmp_path / "short.ipynb", "import time\ntime.sleep(4)\nprint('ok')")
+    # The run is held IN_PROGRESS until the marker exists: the page must show a state that
+    # lasts, not one a poll may or may not catch on a loaded machine.
+    marker = tmp_path / "go"
+    held = (
+        f"import pathlib, time\nwhile not pathlib.Path({str(marker)!r}).exists():\n"
+        "    time.sleep(0.1)"
+    )
+    notebook = write_notebook(tmp_path / "held.ipynb", held, "print('ok')")
     run_id = launch(notebook, "--run-name", "live-row")["id"]
+    state = page.locator(f'tr[data-run-id="{run_id}"] .state')
     try:
         page.wait_for_selector(f'tr[data-run-id="{run_id}"]', timeout=30_000)
-        seen = {row_state(page, run_id)}
-        deadline = time.monotonic() + 120
-        while "SUCCEEDED" not in seen and time.monotonic() < deadline:
-            page.wait_for_timeout(200)
-            seen.add(row_state(page, run_id))
-        assert "SUCCEEDED" in seen, seen
-        assert seen & {"ACCEPTED", "IN_PROGRESS"}, seen  # it changed while the page was open
+        wait_for_state(local_service, run_id, {"IN_PROGRESS"}, timeout=240)
+        expect(state).to_have_text("IN_PROGRESS", timeout=60_000)
+        marker.touch()
+        expect(state).to_have_text("SUCCEEDED", timeout=120_000)  # it changed while open
         assert page.evaluate("window.__sameDocument") == "still here"
         row = page.locator(f'tr[data-run-id="{run_id}"]')
         assert "live-row" in row.inner_text()
     finally:
+        marker.touch()
         ensure_stopped(local_service, run_id)
 
 
