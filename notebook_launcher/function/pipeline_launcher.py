@@ -54,7 +54,13 @@ from notebook_launcher.function.pipeline_spec import (
 )
 from notebook_launcher.function.run_report import report_for_run
 from notebook_launcher.function.settings import Settings
-from notebook_launcher.oci_facts.states import JOB_RUN_FINISHED_STATES, PIPELINE_RUN_TERMINAL_STATES
+from notebook_launcher.oci_facts.states import (
+    JOB_RUN_FINISHED_STATES,
+    PIPELINE_RUN_TERMINAL_STATES,
+    PipelineRunState,
+    PipelineState,
+    StepRunState,
+)
 
 ENDED_RUN_STATES = frozenset(PIPELINE_RUN_TERMINAL_STATES)
 LIST_LIMIT = 50
@@ -246,7 +252,7 @@ class PipelineLauncher:
             compartment_id=spec.compartment_id,
             project_id=spec.project_id,
             display_name=spec.display_name(),
-            lifecycle_state="ACTIVE",
+            lifecycle_state=PipelineState.ACTIVE.value,
             sort_by="timeCreated",
             sort_order="ASC",
             limit=LIST_LIMIT,
@@ -285,14 +291,16 @@ class PipelineLauncher:
             opc_retry_token=shared_token("pipeline", spec.digest(), body_digest),
         ).data
         waited_until = time.monotonic() + PIPELINE_ACTIVE_WAIT_SECONDS
-        while pipeline.lifecycle_state == "CREATING" and time.monotonic() < waited_until:
+        while (
+            pipeline.lifecycle_state == PipelineState.CREATING and time.monotonic() < waited_until
+        ):
             if deadline.remaining() < 2:
                 break
             time.sleep(1.0)
             pipeline = self.edge.call(
                 "GetPipeline", ds, ds.get_pipeline, deadline, pipeline_id=pipeline.id
             ).data
-        if pipeline.lifecycle_state != "ACTIVE":
+        if pipeline.lifecycle_state != PipelineState.ACTIVE:
             raise ServiceUnavailableError(
                 f"Pipeline {pipeline.id} is {pipeline.lifecycle_state}, not ACTIVE yet; try "
                 "again with the same idempotency key."
@@ -361,7 +369,8 @@ class PipelineLauncher:
         if ended:
             pipeline = self._get_pipeline(run.pipeline_id, deadline)
             jobs = {s.step_name: s.job_id for s in pipeline.step_details}
-            ended.sort(key=lambda s: s["lifecycleState"] == "SUCCEEDED")  # failed ones first
+            # failed ones first
+            ended.sort(key=lambda s: s["lifecycleState"] == StepRunState.SUCCEEDED)
             for index, step in enumerate(ended):
                 if index >= MAX_REPORTS_PER_STATUS:
                     step["reportUnavailable"] = (
@@ -387,7 +396,7 @@ class PipelineLauncher:
                 f"Pipeline run {run_id} has already finished ({run.lifecycle_state}); there is "
                 "nothing to cancel."
             )
-        if run.lifecycle_state != "CANCELING":
+        if run.lifecycle_state != PipelineRunState.CANCELING:
             self.edge.call(
                 "CancelPipelineRun",
                 ds,
@@ -403,10 +412,10 @@ class PipelineLauncher:
 
         ds = self.edge.datascience
         old = self._get_run(run_id, deadline)
-        if old.lifecycle_state not in ("FAILED", "CANCELED"):
+        if old.lifecycle_state not in (PipelineRunState.FAILED, PipelineRunState.CANCELED):
             why = (
                 "every step succeeded: there is nothing to re-run"
-                if old.lifecycle_state == "SUCCEEDED"
+                if old.lifecycle_state == PipelineRunState.SUCCEEDED
                 else "it has not ended: wait for it or cancel it first"
             )
             raise ConflictError(f"Pipeline run {run_id} is {old.lifecycle_state}; {why}.")

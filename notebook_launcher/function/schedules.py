@@ -34,12 +34,13 @@ from notebook_launcher.function.errors import ConflictError
 from notebook_launcher.function.job_spec import LAUNCHER_TAG, RunSpec, derived_token, resolve_run
 from notebook_launcher.function.request import LaunchRequest
 from notebook_launcher.function.schedule_request import ScheduleSpec, trigger_details
+from notebook_launcher.oci_facts.states import SCHEDULE_GONE_STATES, ScheduleState
 
 if TYPE_CHECKING:
     from notebook_launcher.function.launcher import Launcher
 
 SCHEDULE_DIGEST_TAG = "notebook-launcher-schedule"
-GONE_STATES = ("DELETING", "DELETED", "FAILED")
+GONE_STATES = SCHEDULE_GONE_STATES
 MAX_NAME_CHARS = 255
 HIDDEN = "(hidden)"
 
@@ -269,7 +270,8 @@ class Schedules:
         """Resume (Activate an INACTIVE schedule) or pause (Deactivate an ACTIVE one); a
         schedule already in the wanted state is answered as it is."""
         schedule = self._get(schedule_id, deadline)
-        wanted, source = ("ACTIVE", "INACTIVE") if active else ("INACTIVE", "ACTIVE")
+        on, off = ScheduleState.ACTIVE, ScheduleState.INACTIVE
+        wanted, source = (on, off) if active else (off, on)
         if schedule.lifecycle_state != wanted:
             if schedule.lifecycle_state != source:
                 raise ConflictError(
@@ -291,7 +293,7 @@ class Schedules:
     def delete(self, schedule_id: str, deadline: Deadline) -> Outcome:
         """DeleteSchedule (a schedule already deleted is answered as it is)."""
         schedule = self._get(schedule_id, deadline)
-        if schedule.lifecycle_state not in ("DELETING", "DELETED"):
+        if schedule.lifecycle_state not in (ScheduleState.DELETING, ScheduleState.DELETED):
             ds = self.edge.datascience
             self.edge.call(
                 "DeleteSchedule", ds, ds.delete_schedule, deadline, schedule_id=schedule_id
