@@ -37,6 +37,7 @@ from notebook_launcher.console.output import configure_logging, make_console, sa
 from notebook_launcher.console.request_body import RequestFlags, build_request, load_request
 from notebook_launcher.console.run_report_view import show_report_after_wait
 from notebook_launcher.console.target import LocalTarget
+from notebook_launcher.oci_facts.states import JobRunState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REQUEST = REPO_ROOT / "examples" / "launch.json"
@@ -170,5 +171,5 @@ def demo(
     except KeyboardInterrupt:
         say(progress, "interrupted; the local service was stopped")
         raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
-    if run.lifecycle_state != "SUCCEEDED":
+    if run.lifecycle_state != JobRunState.SUCCEEDED:
         raise click.exceptions.Exit(ExitCode.FAILED)

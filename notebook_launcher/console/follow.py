@@ -28,18 +28,18 @@ from notebook_launcher.console.errors import WaitTimeoutError
 from notebook_launcher.console.output import say
 from notebook_launcher.console.run_log import RunLog
 from notebook_launcher.console.target import Target
-from notebook_launcher.oci_facts.states import JOB_RUN_TERMINAL_STATES
+from notebook_launcher.oci_facts.states import JOB_RUN_TERMINAL_STATES, JobRunState
 
 TERMINAL_STATES = frozenset(JOB_RUN_TERMINAL_STATES)
-STATE_STYLES = {
-    "ACCEPTED": "cyan",
-    "IN_PROGRESS": "yellow",
-    "CANCELING": "magenta",
-    "SUCCEEDED": "bold green",
-    "FAILED": "bold red",
-    "CANCELED": "bold magenta",
-    "DELETED": "bold red",
-    "NEEDS_ATTENTION": "bold red",
+STATE_STYLES: dict[str, str] = {
+    JobRunState.ACCEPTED: "cyan",
+    JobRunState.IN_PROGRESS: "yellow",
+    JobRunState.CANCELING: "magenta",
+    JobRunState.SUCCEEDED: "bold green",
+    JobRunState.FAILED: "bold red",
+    JobRunState.CANCELED: "bold magenta",
+    JobRunState.DELETED: "bold red",
+    JobRunState.NEEDS_ATTENTION: "bold red",
 }
 TAIL_LINES = 12
 # Where the launcher's per-run output folder puts the run's OCID (function/job_spec.py).

@@ -33,7 +33,12 @@ from notebook_launcher.console.pipeline_runs import (
     steps_table,
 )
 from notebook_launcher.console.target import Target, TargetOptions, resolve_target, target_options
-from notebook_launcher.oci_facts.states import JOB_RUN_CANCELABLE_STATES, JobRunState
+from notebook_launcher.oci_facts.states import (
+    JOB_RUN_CANCELABLE_STATES,
+    JobRunState,
+    PipelineRunState,
+    StepRunState,
+)
 
 RUN_STATES = tuple(
     state.value
@@ -57,7 +62,7 @@ def _get_run(target: Target, run_id: str) -> Any:
 
 
 def _brief(target: Target, run: Any) -> dict[str, Any]:
-    from notebook_launcher.function.launcher import run_brief
+    from notebook_launcher.function.answers import run_brief
 
     brief = run_brief(run)
     output = run_output(target, run)
@@ -79,8 +84,10 @@ def _wait_pipeline(resolved: Target, run_id: str, timeout: float | None, interva
         raise _stopped(run_id) from None
     console = make_console(stderr=False)
     console.print(steps_table(run))
-    failed = [s.step_name for s in run.step_runs or () if s.lifecycle_state != "SUCCEEDED"]
-    if run.lifecycle_state != "SUCCEEDED":
+    failed = [
+        s.step_name for s in run.step_runs or () if s.lifecycle_state != StepRunState.SUCCEEDED
+    ]
+    if run.lifecycle_state != PipelineRunState.SUCCEEDED:
         note(
             f"steps that did not succeed: {', '.join(failed)}; re-run only those and what "
             f'follows them with {{"action": "rerun", "id": "{run_id}"}}'
@@ -135,7 +142,7 @@ def wait(run_id: str, timeout: float | None, interval: float, target: TargetOpti
     console = make_console(stderr=False)
     print_outcome(console, resolved, run, output)
     show_report_after_wait(console, resolved, run, output)
-    if run.lifecycle_state != "SUCCEEDED":
+    if run.lifecycle_state != JobRunState.SUCCEEDED:
         raise click.exceptions.Exit(ExitCode.FAILED)
 
 

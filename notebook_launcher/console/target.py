@@ -33,6 +33,7 @@ from notebook_launcher.console.errors import (
 from notebook_launcher.console.run_log import OciRunLog, RunLog, UnavailableRunLog
 from notebook_launcher.localservice.layout import DataDir
 from notebook_launcher.oci_facts.object_uri import ObjectUri
+from notebook_launcher.oci_facts.states import JobRunState, ProjectState
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -125,7 +126,7 @@ class Target(ABC):
         if details is None or not details.log_id:
             return UnavailableRunLog(
                 "the run has no log (its job was created without logging)"
-                if run.lifecycle_state != "ACCEPTED"
+                if run.lifecycle_state != JobRunState.ACCEPTED
                 else "the run has no log yet"
             )
         return OciRunLog(self, run)
@@ -279,7 +280,7 @@ class LocalTarget(Target):
             ds.list_projects,
             compartment_id=self.compartment_id,
             display_name=PROJECT_NAME,
-            lifecycle_state="ACTIVE",
+            lifecycle_state=ProjectState.ACTIVE.value,
         ).data
         return str(projects[0].id) if projects else None
 
@@ -302,7 +303,7 @@ class LocalTarget(Target):
             details,
             opc_retry_token=PROJECT_RETRY_TOKEN,
         ).data
-        if project.lifecycle_state != "ACTIVE":  # the token's earlier project was deleted
+        if project.lifecycle_state != ProjectState.ACTIVE:  # the token's project was deleted
             project = self.call("CreateProject", ds.create_project, details).data
         return str(project.id)
 

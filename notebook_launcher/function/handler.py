@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from notebook_launcher.function.actions import dispatch
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import FieldProblem, InvalidRequestError, LauncherError
 from notebook_launcher.function.launcher import Launcher
 from notebook_launcher.function.oci_edge import OciEdge, load_auth
-from notebook_launcher.function.pipeline_launcher import PipelineLauncher
 from notebook_launcher.function.pipeline_request import parse_any
-from notebook_launcher.function.request import RETRY_TOKEN_RE, LaunchRequest
+from notebook_launcher.function.request import RETRY_TOKEN_RE
 from notebook_launcher.function.settings import KEYS, Settings
 from notebook_launcher.function.warm_memory import WarmMemory
 
@@ -139,10 +139,7 @@ def invoke(invocation: Invocation) -> tuple[int, dict[str, Any]]:
         deadline = Deadline.from_iso(invocation.deadline, settings.deadline_margin_seconds)
         edge = _edge(settings, invocation.config)
         edge.calls = []
-        if isinstance(request, LaunchRequest):
-            outcome = Launcher(settings, edge, memory=_warm.memory).handle(request, deadline, key)
-        else:  # a pipeline launch, or an action on a pipeline run
-            outcome = PipelineLauncher(settings, edge).handle(request, deadline, key)
+        outcome = dispatch(request, Launcher(settings, edge, memory=_warm.memory), deadline, key)
         record.update(
             jobId=outcome.job_id,
             runId=outcome.run_id,

@@ -24,15 +24,15 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
+from notebook_launcher.function.answers import JobTarget, Outcome, Preview, run_brief
 from notebook_launcher.function.artifact_content import ArtifactContent
 from notebook_launcher.function.datascience_port import (
     DataSciencePort,
     Job,
     JobQuery,
-    JobRun,
     NewJobRun,
 )
 from notebook_launcher.function.deadline import Deadline
@@ -64,7 +64,6 @@ from notebook_launcher.function.parameter_names import is_strict, parameter_find
 from notebook_launcher.function.parameters import prepare_notebook
 from notebook_launcher.function.request import LaunchRequest, raise_problems
 from notebook_launcher.function.run_report import report_for_run
-from notebook_launcher.function.schedule_request import SCHEDULE_ACTIONS
 from notebook_launcher.function.settings import Settings
 from notebook_launcher.function.warm_memory import MemoryKey, WarmMemory
 from notebook_launcher.oci_facts.states import JOB_RUN_CANCELABLE_STATES, JobRunState, JobState
@@ -80,41 +79,8 @@ LIST_LIMIT = 50
 COLD_ADS_SECONDS = 12.0
 
 
-@dataclass
-class Outcome:
-    """The response body plus what the invocation log line reports."""
-
-    body: dict[str, Any]
-    job_id: str | None = None
-    run_id: str | None = None
-    reused: bool | None = None
-    calls: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class JobTarget:
-    """The ACTIVE job a request runs, and what its runs are named and write after."""
-
-    job_id: str
-    project_id: str
-    compartment_id: str
-    run_name_base: str  # the job's name, that run names start with
-    output_uri: str | None  # the job's OUTPUT_URI (with ${JOB_RUN_OCID} for per-run folders)
-    reused: bool
-    warnings: tuple[dict[str, Any], ...] = ()  # about the parameters (parameter_names)
-
-
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        text = value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-        return text.replace("+00:00", "Z")
-    return str(value)
 
 
 def deterministic_zip(data: bytes) -> bytes:
@@ -129,20 +95,6 @@ def deterministic_zip(data: bytes) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             target.writestr(info, source.read(name))
     return out.getvalue()
-
-
-def run_brief(run: JobRun) -> dict[str, Any]:
-    """A job run as GetJobRun has it, in brief."""
-    return {
-        "id": run.id,
-        "jobId": run.job_id,
-        "displayName": run.display_name,
-        "lifecycleState": run.lifecycle_state,
-        "lifecycleDetails": run.lifecycle_details,
-        "timeAccepted": _iso(run.time_accepted),
-        "timeStarted": _iso(run.time_started),
-        "timeFinished": _iso(run.time_finished),
-    }
 
 
 class Launcher:
@@ -162,26 +114,14 @@ class Launcher:
         # The warm instance's job ids by digest (None: every launch looks its job up).
         self.memory = memory
 
-    # -- actions --------------------------------------------------------------------------
+    # -- actions (dispatched by function.actions) ---------------------------------------
 
-    def handle(
-        self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
-    ) -> Outcome:
-        if request.action == "status":
-            assert request.id
-            run = self.datascience.get_run(request.id, deadline)
-            body = {**run_brief(run), **report_for_run(self.edge, run, deadline, self.datascience)}
-            return Outcome(body=body, job_id=run.job_id, run_id=run.id)
-        if request.action == "cancel":
-            assert request.id
-            return self._cancel(request.id, deadline)
-        if request.action in SCHEDULE_ACTIONS:
-            from notebook_launcher.function.schedules import Schedules
+    def status(self, run_id: str, deadline: Deadline) -> Outcome:
+        run = self.datascience.get_run(run_id, deadline)
+        body = {**run_brief(run), **report_for_run(self.edge, run, deadline, self.datascience)}
+        return Outcome(body=body, job_id=run.job_id, run_id=run.id)
 
-            return Schedules(self).handle(request, deadline, idempotency_key)
-        return self._launch(request, deadline, idempotency_key)
-
-    def _cancel(self, run_id: str, deadline: Deadline) -> Outcome:
+    def cancel(self, run_id: str, deadline: Deadline) -> Outcome:
         run = self.datascience.get_run(run_id, deadline)
         if run.lifecycle_state not in JOB_RUN_CANCELABLE_STATES | {JobRunState.CANCELING}:
             raise ConflictError(
@@ -193,11 +133,11 @@ class Launcher:
             run = self.datascience.get_run(run_id, deadline)
         return Outcome(body=run_brief(run), job_id=run.job_id, run_id=run.id)
 
-    def _launch(
+    def launch(
         self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
     ) -> Outcome:
         if request.dryRun:
-            return self.preview(request, deadline, idempotency_key)
+            return self.preview(request, deadline, idempotency_key).outcome
         if request.jobId or not request.reuseJob or self.memory is None:
             job = self.find_or_create_job(request, deadline, idempotency_key)
             return self._run_target(job, request, idempotency_key, deadline)
@@ -248,7 +188,7 @@ class Launcher:
 
     def preview(
         self, request: LaunchRequest, deadline: Deadline, idempotency_key: str | None
-    ) -> Outcome:
+    ) -> Preview:
         """The dry run of a launch: the job and run it would make; nothing is created."""
         if request.jobId:
             job = self._existing_job(request.jobId, deadline)
@@ -256,9 +196,15 @@ class Launcher:
             run_spec = resolve_run(
                 request, self.settings, job.display_name, idempotency_key, _now()
             )
-            return Outcome(
-                body={"dryRun": True, "job": dict(job.document), "run": _run_preview(run_spec)},
-                job_id=job.id,
+            output = job.environment.get("OUTPUT_URI")
+            return Preview(
+                Outcome(
+                    body={"dryRun": True, "job": dict(job.document), "run": _run_preview(run_spec)},
+                    job_id=job.id,
+                ),
+                JobTarget(
+                    job.id, job.project_id, job.compartment_id, job.display_name, output, True
+                ),
             )
         content, spec = self.prepare_job(request, deadline)
         warnings = self.parameter_warnings(request, content)
@@ -266,7 +212,17 @@ class Launcher:
         body = self._dry_run(spec, content, run_spec)
         if warnings:
             body["warnings"] = list(warnings)
-        return Outcome(body=body)
+        return Preview(
+            Outcome(body=body),
+            JobTarget(
+                f"(the job with digest {spec.digest()}, found or created)",
+                spec.project_id,
+                spec.compartment_id,
+                spec.job_name,
+                spec.output_uri,
+                False,
+            ),
+        )
 
     # -- the job of a launch (schedules.py and pipeline launches use it too) ---------------
 

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from notebook_launcher.function.answers import Outcome, iso_time
 from notebook_launcher.function.artifact_content import ArtifactContent
 from notebook_launcher.function.datascience_port import JobRun
 from notebook_launcher.function.deadline import Deadline
@@ -44,10 +45,10 @@ from notebook_launcher.function.job_spec import (
     resolve_run,
     shared_token,
 )
-from notebook_launcher.function.launcher import COLD_ADS_SECONDS, Launcher, Outcome, _iso
+from notebook_launcher.function.launcher import COLD_ADS_SECONDS, Launcher
 from notebook_launcher.function.oci_edge import OciEdge
 from notebook_launcher.function.parameter_names import is_strict, parameter_findings
-from notebook_launcher.function.pipeline_request import PipelineRequest, PipelineRunAction
+from notebook_launcher.function.pipeline_request import PipelineRequest
 from notebook_launcher.function.pipeline_spec import (
     RERUN_TAG,
     PipelineSpec,
@@ -59,7 +60,13 @@ from notebook_launcher.function.pipeline_spec import (
 from notebook_launcher.function.request import raise_problems
 from notebook_launcher.function.run_report import report_for_run
 from notebook_launcher.function.settings import Settings
-from notebook_launcher.oci_facts.states import JOB_RUN_FINISHED_STATES, PIPELINE_RUN_TERMINAL_STATES
+from notebook_launcher.oci_facts.states import (
+    JOB_RUN_FINISHED_STATES,
+    PIPELINE_RUN_TERMINAL_STATES,
+    PipelineRunState,
+    PipelineState,
+    StepRunState,
+)
 
 ENDED_RUN_STATES = frozenset(PIPELINE_RUN_TERMINAL_STATES)
 LIST_LIMIT = 50
@@ -90,18 +97,10 @@ class PipelineLauncher:
         self.edge = edge
         self.jobs = Launcher(settings, edge)
 
-    def handle(
-        self,
-        request: PipelineRequest | PipelineRunAction,
-        deadline: Deadline,
-        idempotency_key: str | None,
+    def launch(
+        self, request: PipelineRequest, deadline: Deadline, idempotency_key: str | None
     ) -> Outcome:
-        if isinstance(request, PipelineRunAction):
-            if request.kind == "status":
-                return self._status(request.id, deadline)
-            if request.kind == "cancel":
-                return self._cancel(request.id, deadline)
-            return self._rerun(request.id, idempotency_key, deadline)
+        """A pipeline launch (dispatched by function.actions): its dry run, or its run."""
         if request.dryRun:
             return Outcome(body=self.dry_run(request, deadline))
         resolved = self.resolve_run(request, deadline, idempotency_key)
@@ -287,7 +286,7 @@ class PipelineLauncher:
             compartment_id=spec.compartment_id,
             project_id=spec.project_id,
             display_name=spec.display_name(),
-            lifecycle_state="ACTIVE",
+            lifecycle_state=PipelineState.ACTIVE.value,
             sort_by="timeCreated",
             sort_order="ASC",
             limit=LIST_LIMIT,
@@ -326,14 +325,16 @@ class PipelineLauncher:
             opc_retry_token=shared_token("pipeline", spec.digest(), body_digest),
         ).data
         waited_until = time.monotonic() + PIPELINE_ACTIVE_WAIT_SECONDS
-        while pipeline.lifecycle_state == "CREATING" and time.monotonic() < waited_until:
+        while (
+            pipeline.lifecycle_state == PipelineState.CREATING and time.monotonic() < waited_until
+        ):
             if deadline.remaining() < 2:
                 break
             time.sleep(1.0)
             pipeline = self.edge.call(
                 "GetPipeline", ds, ds.get_pipeline, deadline, pipeline_id=pipeline.id
             ).data
-        if pipeline.lifecycle_state != "ACTIVE":
+        if pipeline.lifecycle_state != PipelineState.ACTIVE:
             raise ServiceUnavailableError(
                 f"Pipeline {pipeline.id} is {pipeline.lifecycle_state}, not ACTIVE yet; try "
                 "again with the same idempotency key."
@@ -393,7 +394,7 @@ class PipelineLauncher:
             "GetPipeline", ds, ds.get_pipeline, deadline, pipeline_id=pipeline_id
         ).data
 
-    def _status(self, run_id: str, deadline: Deadline) -> Outcome:
+    def status(self, run_id: str, deadline: Deadline) -> Outcome:
         run = self._get_run(run_id, deadline)
         body = run_brief(run)
         ended = [
@@ -404,7 +405,8 @@ class PipelineLauncher:
         if ended:
             pipeline = self._get_pipeline(run.pipeline_id, deadline)
             jobs = {s.step_name: s.job_id for s in pipeline.step_details}
-            ended.sort(key=lambda s: s["lifecycleState"] == "SUCCEEDED")  # failed ones first
+            # failed ones first
+            ended.sort(key=lambda s: s["lifecycleState"] == StepRunState.SUCCEEDED)
             for index, step in enumerate(ended):
                 if index >= MAX_REPORTS_PER_STATUS:
                     step["reportUnavailable"] = (
@@ -422,7 +424,7 @@ class PipelineLauncher:
                 step.update(report_for_run(self.edge, job_run, deadline))
         return Outcome(body=body, run_id=run.id)
 
-    def _cancel(self, run_id: str, deadline: Deadline) -> Outcome:
+    def cancel(self, run_id: str, deadline: Deadline) -> Outcome:
         ds = self.edge.datascience
         run = self._get_run(run_id, deadline)
         if run.lifecycle_state in ENDED_RUN_STATES:
@@ -430,7 +432,7 @@ class PipelineLauncher:
                 f"Pipeline run {run_id} has already finished ({run.lifecycle_state}); there is "
                 "nothing to cancel."
             )
-        if run.lifecycle_state != "CANCELING":
+        if run.lifecycle_state != PipelineRunState.CANCELING:
             self.edge.call(
                 "CancelPipelineRun",
                 ds,
@@ -441,15 +443,15 @@ class PipelineLauncher:
             run = self._get_run(run_id, deadline)
         return Outcome(body=run_brief(run), run_id=run.id)
 
-    def _rerun(self, run_id: str, idempotency_key: str | None, deadline: Deadline) -> Outcome:
+    def rerun(self, run_id: str, idempotency_key: str | None, deadline: Deadline) -> Outcome:
         from oci.data_science.models import CreatePipelineRunDetails
 
         ds = self.edge.datascience
         old = self._get_run(run_id, deadline)
-        if old.lifecycle_state not in ("FAILED", "CANCELED"):
+        if old.lifecycle_state not in (PipelineRunState.FAILED, PipelineRunState.CANCELED):
             why = (
                 "every step succeeded: there is nothing to re-run"
-                if old.lifecycle_state == "SUCCEEDED"
+                if old.lifecycle_state == PipelineRunState.SUCCEEDED
                 else "it has not ended: wait for it or cancel it first"
             )
             raise ConflictError(f"Pipeline run {run_id} is {old.lifecycle_state}; {why}.")
@@ -506,17 +508,17 @@ def run_brief(run: Any) -> dict[str, Any]:
         "displayName": run.display_name,
         "lifecycleState": run.lifecycle_state,
         "lifecycleDetails": run.lifecycle_details,
-        "timeAccepted": _iso(run.time_accepted),
-        "timeStarted": _iso(run.time_started),
-        "timeFinished": _iso(run.time_finished),
+        "timeAccepted": iso_time(run.time_accepted),
+        "timeStarted": iso_time(run.time_started),
+        "timeFinished": iso_time(run.time_finished),
         "steps": [
             {
                 "name": step.step_name,
                 "lifecycleState": step.lifecycle_state,
                 "lifecycleDetails": step.lifecycle_details,
                 "jobRunId": getattr(step, "job_run_id", None),
-                "timeStarted": _iso(step.time_started),
-                "timeFinished": _iso(step.time_finished),
+                "timeStarted": iso_time(step.time_started),
+                "timeFinished": iso_time(step.time_finished),
             }
             for step in run.step_runs or ()
         ],

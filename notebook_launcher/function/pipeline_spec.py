@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from notebook_launcher.function.errors import FieldProblem
+from notebook_launcher.oci_facts.states import StepRunState
 
 PIPELINE_SPEC_VERSION = "1"
 MAX_PIPELINE_STEPS = 100
@@ -243,7 +244,7 @@ def steps_to_rerun(
             downstream.setdefault(str(dep), []).append(str(step["stepName"]))
     chosen: set[str] = set()
     names = [str(s["stepName"]) for s in step_details]
-    todo = [name for name in names if states.get(name) != "SUCCEEDED"]
+    todo = [name for name in names if states.get(name) != StepRunState.SUCCEEDED]
     while todo:
         name = todo.pop()
         if name not in chosen:

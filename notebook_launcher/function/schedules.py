@@ -24,12 +24,12 @@ CreatePipelineRunScheduleActionDetails in `_action` instead; nothing else here c
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from notebook_launcher.function.answers import JobTarget, Outcome, iso_time, run_brief
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import ConflictError
 from notebook_launcher.function.job_spec import LAUNCHER_TAG, RunSpec, derived_token, resolve_run
@@ -39,23 +39,15 @@ from notebook_launcher.function.schedule_request import (
     trigger_details,
     trigger_meaning,
 )
+from notebook_launcher.oci_facts.states import SCHEDULE_GONE_STATES, ScheduleState
 
 if TYPE_CHECKING:
-    from notebook_launcher.function.launcher import JobTarget, Launcher, Outcome
+    from notebook_launcher.function.launcher import Launcher
 
 SCHEDULE_DIGEST_TAG = "notebook-launcher-schedule"
-GONE_STATES = ("DELETING", "DELETED", "FAILED")
+GONE_STATES = SCHEDULE_GONE_STATES
 MAX_NAME_CHARS = 255
 HIDDEN = "(hidden)"
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        text = value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-        return text.replace("+00:00", "Z")
-    return str(value)
 
 
 def default_name(job_name: str, spec: ScheduleSpec) -> str:
@@ -74,44 +66,18 @@ class Schedules:
         self.settings = launcher.settings
         self.edge = launcher.edge
 
-    def handle(self, request: LaunchRequest, deadline: Deadline, key: str | None) -> Outcome:
-        if request.action == "schedule":
-            return self.create(request, deadline, key)
-        if request.action == "schedules":
-            return self.list(request, deadline)
-        assert request.id
-        if request.action == "schedule-pause":
-            return self.set_active(request.id, False, deadline, key)
-        if request.action == "schedule-resume":
-            return self.set_active(request.id, True, deadline, key)
-        if request.action == "schedule-delete":
-            return self.delete(request.id, deadline)
-        return self.show(request.id, deadline)
-
     # -- create ---------------------------------------------------------------------------
 
     def create(self, request: LaunchRequest, deadline: Deadline, key: str | None) -> Outcome:
-        from notebook_launcher.function.launcher import JobTarget, Outcome
-
         spec = request.schedule
         assert spec is not None
         if request.dryRun:
             preview = self.launcher.preview(request, deadline, key)
-            job_name = request.jobName or self.settings.job_name
-            if request.jobId:
-                job_id = request.jobId
-                job_name = str(preview.body["job"].get("displayName") or job_name)
-                project_id = str(preview.body["job"]["projectId"])
-                compartment_id = str(preview.body["job"]["compartmentId"])
-            else:
-                job_id = f"(the job with digest {preview.body['jobDigest']}, found or created)"
-                project_id = request.projectId or self.settings.project_id or ""
-                compartment_id = request.compartmentId or self.settings.compartment_id or ""
-            target = JobTarget(job_id, project_id, compartment_id, job_name, None, False)
-            details = self._details(request, spec, target)
+            details = self._details(request, spec, preview.target)
             body = self._sanitized(details)
             _hide_values(body)
-            return Outcome(body={**preview.body, "schedule": body}, job_id=preview.job_id)
+            outcome = preview.outcome
+            return Outcome(body={**outcome.body, "schedule": body}, job_id=outcome.job_id)
 
         target = self.launcher.find_or_create_job(request, deadline, key)
         details = self._details(request, spec, target)
@@ -240,8 +206,6 @@ class Schedules:
                 return
 
     def list(self, request: LaunchRequest, deadline: Deadline) -> Outcome:
-        from notebook_launcher.function.launcher import Outcome
-
         compartment_id = request.compartmentId or self.settings.compartment_id
         project_id = request.projectId or self.settings.project_id
         if compartment_id is None:
@@ -257,7 +221,7 @@ class Schedules:
                 "displayName": s.display_name,
                 "lifecycleState": s.lifecycle_state,
                 "triggerType": s.trigger.trigger_type if s.trigger else None,
-                "timeCreated": _iso(s.time_created),
+                "timeCreated": iso_time(s.time_created),
                 "madeByLauncher": (s.freeform_tags or {}).get(LAUNCHER_TAG) == "schedule",
             }
             for s in self._list(compartment_id, project_id, deadline)
@@ -272,8 +236,6 @@ class Schedules:
         ).data
 
     def show(self, schedule_id: str, deadline: Deadline) -> Outcome:
-        from notebook_launcher.function.launcher import Outcome, run_brief
-
         schedule = self._get(schedule_id, deadline)
         run_details = _job_run_details(schedule)
         job_id = run_details.get("jobId")
@@ -288,8 +250,8 @@ class Schedules:
             "trigger": trigger,
             "jobId": job_id,
             "runName": run_details.get("displayName"),
-            "timeNextScheduledRun": _iso(schedule.time_next_scheduled_run),
-            "timeLastScheduleRun": _iso(schedule.time_last_schedule_run),
+            "timeNextScheduledRun": iso_time(schedule.time_next_scheduled_run),
+            "timeLastScheduleRun": iso_time(schedule.time_last_schedule_run),
             "lastScheduleRunDetails": schedule.last_schedule_run_details,
             "lastRun": run_brief(last_run) if last_run is not None else None,
         }
@@ -319,7 +281,8 @@ class Schedules:
         """Resume (Activate an INACTIVE schedule) or pause (Deactivate an ACTIVE one); a
         schedule already in the wanted state is answered as it is."""
         schedule = self._get(schedule_id, deadline)
-        wanted, source = ("ACTIVE", "INACTIVE") if active else ("INACTIVE", "ACTIVE")
+        on, off = ScheduleState.ACTIVE, ScheduleState.INACTIVE
+        wanted, source = (on, off) if active else (off, on)
         if schedule.lifecycle_state != wanted:
             if schedule.lifecycle_state != source:
                 raise ConflictError(
@@ -341,7 +304,7 @@ class Schedules:
     def delete(self, schedule_id: str, deadline: Deadline) -> Outcome:
         """DeleteSchedule (a schedule already deleted is answered as it is)."""
         schedule = self._get(schedule_id, deadline)
-        if schedule.lifecycle_state not in ("DELETING", "DELETED"):
+        if schedule.lifecycle_state not in (ScheduleState.DELETING, ScheduleState.DELETED):
             ds = self.edge.datascience
             self.edge.call(
                 "DeleteSchedule", ds, ds.delete_schedule, deadline, schedule_id=schedule_id

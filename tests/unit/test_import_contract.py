@@ -4,8 +4,11 @@
   shared rules module they reach, such as oci_facts and schedule_rules) imports nothing from
   the local service, the console or the operator kit: those are not in the function image, and
   the function must not know whether it talks to OCI or to the local service.
-- The console's modules import each other without a cycle (run logs depend on protocols, not on
-  the target module).
+- The console's modules, and the function's, import each other without a cycle (run logs
+  depend on protocols, not on the target module; the function's actions answer in
+  function.answers and are dispatched from function.actions, never from each other).
+- The local service imports nothing from the function: both stand on oci_facts and artifact
+  (the run-time contract between a launch and its job run), side by side.
 """
 
 from __future__ import annotations
@@ -158,6 +161,63 @@ def test_the_console_has_no_import_cycle() -> None:
     graph = import_graph(ROOT)
     assert f"{PACKAGE}.console.run_log" in graph[f"{PACKAGE}.console.target"]
     assert cycles(graph, f"{PACKAGE}.console.") == []
+
+
+def test_the_function_has_no_import_cycle() -> None:
+    graph = import_graph(ROOT)
+    # The walk sees the function's lazy imports (ADS is imported inside a method).
+    assert f"{PACKAGE}.function.ads_job" in graph[f"{PACKAGE}.function.launcher"]
+    assert f"{PACKAGE}.function.schedules" in graph[f"{PACKAGE}.function.actions"]
+    assert cycles(graph, f"{PACKAGE}.function.") == []
+
+
+def test_a_lazy_import_back_into_the_function_is_a_cycle(tmp_path: Path) -> None:
+    """The cycle check fails when a module the dispatcher calls imports back, even lazily."""
+    shutil.copy2(ROOT / "func.py", tmp_path / "func.py")
+    shutil.copytree(
+        ROOT / PACKAGE, tmp_path / PACKAGE, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    launcher = tmp_path / PACKAGE / "function" / "launcher.py"
+    planted = "\n\ndef _planted() -> None:\n    from notebook_launcher.function import schedules\n"
+    launcher.write_text(launcher.read_text() + planted)
+    function = f"{PACKAGE}.function"
+    assert [f"{function}.launcher", f"{function}.schedules", f"{function}.launcher"] in cycles(
+        import_graph(tmp_path), f"{function}."
+    )
+
+
+def localservice_imports_of_the_function(root: Path) -> list[str]:
+    graph = import_graph(root)
+    service = f"{PACKAGE}.localservice"
+    return sorted(
+        f"{module} imports {imported}"
+        for module, deps in graph.items()
+        if module == service or module.startswith(f"{service}.")
+        for imported in deps
+        if imported == f"{PACKAGE}.function" or imported.startswith(f"{PACKAGE}.function.")
+    )
+
+
+def test_the_local_service_imports_nothing_from_the_function() -> None:
+    graph = import_graph(ROOT)
+    # The walk reaches the local service's UI, which uses the run-time contract in artifact/.
+    assert f"{PACKAGE}.artifact.redaction" in set().union(
+        *(deps for module, deps in graph.items() if module.startswith(f"{PACKAGE}.localservice."))
+    )
+    assert localservice_imports_of_the_function(ROOT) == []
+
+
+def test_a_local_service_import_of_the_function_is_found(tmp_path: Path) -> None:
+    shutil.copy2(ROOT / "func.py", tmp_path / "func.py")
+    shutil.copytree(
+        ROOT / PACKAGE, tmp_path / PACKAGE, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    store = tmp_path / PACKAGE / "localservice" / "store.py"
+    planted = "\n\ndef _planted() -> None:\n    from ..function.request import LaunchRequest\n"
+    store.write_text(store.read_text() + planted)
+    assert f"{PACKAGE}.localservice.store imports {PACKAGE}.function.request" in (
+        localservice_imports_of_the_function(tmp_path)
+    )
 
 
 def test_a_cycle_is_found() -> None:

@@ -304,6 +304,36 @@ def test_dry_run_shows_the_create_schedule_details(sfn: FunctionUnderTest) -> No
     assert not any(op.startswith("Create") for op in stats), stats
 
 
+def test_dry_run_of_an_existing_job_names_that_job_in_the_create_schedule_details(
+    sfn: FunctionUnderTest,
+) -> None:
+    """With jobId, the dry run's CreateJobRunDetails carry the job's own id, project,
+    compartment and name (the launch preview's typed target), and nothing is created."""
+    made = sfn.launch(request(cron="15 3 * * *", name=f"made-{uuid.uuid4().hex[:6]}"))
+    job = sfn.service.datascience_client().get_job(made["jobId"]).data
+    sfn.service.reset_stats()
+    body = {
+        "action": "schedule",
+        "jobId": job.id,
+        "dryRun": True,
+        "schedule": {"cron": "0 2 * * *"},
+    }
+    answer = sfn.launch(body)
+    details = answer["schedule"]
+    run = details["action"]["actionDetails"]["createJobRunDetails"]
+    assert (run["jobId"], run["projectId"], run["compartmentId"]) == (
+        job.id,
+        job.project_id,
+        job.compartment_id,
+    )
+    assert (details["projectId"], details["compartmentId"]) == (job.project_id, job.compartment_id)
+    assert details["displayName"].startswith(f"{job.display_name}-schedule-")
+    assert run["displayName"] == f"{details['displayName']}-run"
+    assert answer["job"]["id"] == job.id
+    stats = sfn.service.stats()
+    assert not any(op.startswith("Create") for op in stats), stats
+
+
 def test_the_oci_cli_reads_a_function_made_schedule(sfn: FunctionUnderTest) -> None:
     made = sfn.launch(request(cron="45 23 * * *", name=f"oci-cli-{uuid.uuid4().hex[:6]}"))
     common = ["--config-file", str(sfn.service.config_file), "--endpoint", sfn.service.endpoint]

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
+from notebook_launcher.function.actions import dispatch
+from notebook_launcher.function.answers import run_brief
 from notebook_launcher.function.datascience_port import Job, JobRun
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import ConflictError, InvalidRequestError
 from notebook_launcher.function.job_spec import DIGEST_TAG
-from notebook_launcher.function.launcher import Launcher, run_brief
+from notebook_launcher.function.launcher import Launcher
 from notebook_launcher.function.oci_edge import Auth, OciEdge
 from notebook_launcher.function.request import parse_request
 from notebook_launcher.function.settings import Settings
@@ -37,7 +39,7 @@ def launcher(ds: FakeDataScience) -> Launcher:
 
 def handle(ds: FakeDataScience, body: dict[str, Any], key: str | None = None) -> dict[str, Any]:
     request = parse_request(json.dumps(body).encode(), SETTINGS)
-    return launcher(ds).handle(request, Deadline.after(30), key).body
+    return dispatch(request, launcher(ds), Deadline.after(30), key).body
 
 
 def active_job(ds: FakeDataScience, **tags: str) -> Job:

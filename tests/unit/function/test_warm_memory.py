@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from notebook_launcher.function.actions import dispatch
 from notebook_launcher.function.datascience_port import Job
 from notebook_launcher.function.deadline import Deadline
 from notebook_launcher.function.errors import (
@@ -62,7 +63,8 @@ class Instance:
         body = {"noteBook": str(NOTEBOOKS / name), **fields}
         request = parse_request(json.dumps(body).encode(), settings(project))
         self.ds.calls.clear()
-        return self.launcher(project).handle(request, Deadline.after(30), None).body
+        outcome = dispatch(request, self.launcher(project), Deadline.after(30), None)
+        return outcome.body
 
     def existing_job(self, name: str = "hello.ipynb", project: str = PROJECT) -> Job:
         """An ACTIVE job with the notebook's digest, as an earlier launch would have left it."""
